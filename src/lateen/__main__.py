@@ -1,0 +1,5 @@
+import sys
+
+from lateen.cli import main
+
+sys.exit(main())

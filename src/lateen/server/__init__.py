@@ -1,0 +1,1 @@
+"""lateen.server"""
