@@ -60,6 +60,8 @@ class LoadResult:
     warnings: list[LoadError] = field(default_factory=list)
     # names of objects that were present in the input but rejected: (kind, namespace, name)
     rejected: list[tuple[str, str, str]] = field(default_factory=list)
+    # the YAML stream broke off: documents after the error were not read
+    incomplete: bool = False
 
     @property
     def ok(self) -> bool:
@@ -94,6 +96,13 @@ def pydantic_diagnostics(prefix: str, err: pydantic.ValidationError) -> list[Dia
                 msg = msg[len("Value error, ") :]
         out.append(Diagnostic(_loc_to_path(prefix, loc), msg))
     return out
+
+
+def _yaml_error(e: yaml.YAMLError) -> str:
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or str(e)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"invalid YAML{where}: {problem}"
 
 
 def _iter_docs(text: str) -> Iterator[Any]:
@@ -194,7 +203,10 @@ def parse_object(
         if validator is not None:
             validator(spec, ctx)
     else:
+        from lateen.api.kube import validate_kube
+
         spec = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind", "metadata")}
+        validate_kube(info.kind, spec, ctx)
     if ctx.errors:
         return None, info, ctx.diagnostics
     obj = ConfigObject(info.group, info.kind, api_version, meta, spec, source)
@@ -223,11 +235,13 @@ def load_yaml(
     ``List`` documents (``kind: List`` with ``items``) are flattened.
     """
     result = LoadResult()
+    docs: list[Any] = []
     try:
-        docs = list(_iter_docs(text))
+        for doc in _iter_docs(text):
+            docs.append(doc)
     except yaml.YAMLError as e:
-        result.errors.append(LoadError(source, "", "", "", f"invalid YAML: {e}".replace("\n", " ")))
-        return result
+        result.incomplete = True
+        result.errors.append(LoadError(source, "", "", "", _yaml_error(e)))
 
     def handle(doc: Any) -> None:
         if doc is None:

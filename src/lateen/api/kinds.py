@@ -68,7 +68,7 @@ class KindInfo:
             return None
         fn = _resolve(self.validator_ref)
         assert callable(fn)
-        return fn  # type: ignore[no-any-return]
+        return fn
 
 
 @cache

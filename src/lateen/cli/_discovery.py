@@ -1,0 +1,52 @@
+"""``lateen discovery``: the control plane (our istiod) serving xDS from a config directory."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "discovery",
+        help="run the control plane: xDS (ADS) from a directory of Istio/Kubernetes YAML",
+        description="Serve Envoy config over ADS (SotW and Delta) from the Istio and Kubernetes "
+        "objects under --config-dir; changes to the files are picked up live.",
+    )
+    p.add_argument("--config-dir", required=True, type=Path, metavar="DIR",
+                   help="directory (or file) of Istio config and Kubernetes Service/Endpoints YAML")
+    p.add_argument("--xds-port", type=int, default=15010, help="plaintext xDS port (default 15010)")
+    p.add_argument("--monitoring-port", type=int, default=15014,
+                   help="port for /metrics and /debug/* (default 15014)")
+    p.add_argument("--listen-address", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--mesh-config", type=Path, metavar="FILE",
+                   help="MeshConfig YAML (default: ConfigMap istio-system/istio in --config-dir, if any)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from lateen.platform.discovery import DiscoveryOptions, serve
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if not args.config_dir.exists():
+        print(f"lateen discovery: --config-dir {args.config_dir}: no such file or directory")
+        return 2
+    opts = DiscoveryOptions(
+        config_dir=args.config_dir,
+        xds_port=args.xds_port,
+        monitoring_port=args.monitoring_port,
+        listen_address=args.listen_address,
+        mesh_config=args.mesh_config,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(opts))
+    return 0

@@ -1,0 +1,175 @@
+"""A store backed by a directory of YAML files, watched for changes.
+
+Every ``*.yaml``/``*.yml``/``*.json`` file under the directory (hidden files and folders
+excepted) is parsed and validated. A broken file or object is reported and skipped: the last
+good version of each object it held stays in the store until the file is fixed or deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from lateen.api._load import LoadError, load_yaml
+from lateen.api._object import ConfigKey, ConfigObject
+from lateen.api.kinds import ALL_KINDS
+from lateen.config._store import ConfigEvent, _SnapshotStore
+
+__all__ = ["MAX_FILE_BYTES", "DirectoryStore", "is_config_file"]
+
+log = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _known_kind(kind: str) -> bool:
+    return any(info.kind == kind for info in ALL_KINDS)
+
+
+def is_config_file(path: Path, root: Path) -> bool:
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        return False
+    if any(part.startswith(".") for part in rel.parts):
+        return False
+    return path.suffix.lower() in _SUFFIXES
+
+
+class DirectoryStore(_SnapshotStore):
+    """Config objects from the files under ``root``; :meth:`run` watches for changes."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        default_namespace: str = "default",
+        root_namespace: str = "istio-system",
+        on_error: Callable[[LoadError], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.root = root
+        self._default_namespace = default_namespace
+        self._root_namespace = root_namespace
+        self._by_file: dict[Path, dict[ConfigKey, ConfigObject]] = {}
+        self.errors: dict[Path, list[LoadError]] = {}
+        self.warnings: dict[Path, list[LoadError]] = {}
+        self._on_error = on_error
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def _files(self) -> list[Path]:
+        if self.root.is_file():
+            return [self.root]
+        return sorted(p for p in self.root.rglob("*") if p.is_file() and is_config_file(p, self.root))
+
+    def _display(self, path: Path) -> str:
+        return str(path)
+
+    def _load_file(self, path: Path) -> None:
+        source = self._display(path)
+        previous = self._by_file.get(path, {})
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise ValueError(f"file is larger than {MAX_FILE_BYTES} bytes")
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            self._by_file.pop(path, None)
+            self.errors.pop(path, None)
+            self.warnings.pop(path, None)
+            return
+        except (OSError, ValueError) as e:
+            # unreadable (or not UTF-8): keep the last good objects of this file
+            self._record(path, [LoadError(source, "", "", "", f"cannot read file: {e}")], [])
+            return
+        result = load_yaml(
+            text,
+            source,
+            default_namespace=self._default_namespace,
+            root_namespace=self._root_namespace,
+        )
+        new: dict[ConfigKey, ConfigObject] = {o.key: o for o in result.objects}
+        rejected = set(result.rejected)
+        # a document whose kind itself is mistyped still names the object it was meant to be
+        unknown_kind = {(ns, name) for kind, ns, name in rejected if not _known_kind(kind)}
+        for key, old in previous.items():
+            if key in new:
+                continue
+            if (
+                result.incomplete
+                or (key.kind, key.namespace, key.name) in rejected
+                or (key.namespace, key.name) in unknown_kind
+            ):
+                # the object is now broken, or the YAML broke off before it: keep the last
+                # good version until the file is fixed
+                new[key] = old
+        self._by_file[path] = new
+        self._record(path, result.errors, result.warnings)
+
+    def _record(self, path: Path, errors: list[LoadError], warnings: list[LoadError]) -> None:
+        if errors:
+            self.errors[path] = errors
+            for e in errors:
+                log.error("%s", e)
+                if self._on_error is not None:
+                    self._on_error(e)
+        else:
+            self.errors.pop(path, None)
+        if warnings:
+            self.warnings[path] = warnings
+            for w in warnings:
+                log.warning("%s", w)
+        else:
+            self.warnings.pop(path, None)
+
+    def _merged(self) -> dict[ConfigKey, ConfigObject]:
+        out: dict[ConfigKey, ConfigObject] = {}
+        for path in sorted(self._by_file):
+            for key, obj in self._by_file[path].items():
+                if key in out:
+                    log.warning("%s: %s is also defined in %s; the later file wins", path, key, out[key].source)
+                out[key] = obj
+        return out
+
+    def load(self) -> list[ConfigEvent]:
+        """(Re)load every file now. Returns the changes against the previous state."""
+        files = self._files()
+        for gone in set(self._by_file) - set(files):
+            self._by_file.pop(gone, None)
+            self.errors.pop(gone, None)
+            self.warnings.pop(gone, None)
+        for path in files:
+            self._load_file(path)
+        return self._replace(self._merged())
+
+    def reload(self, paths: Iterable[Path]) -> list[ConfigEvent]:
+        """Reload only the given files (changed, added or deleted)."""
+        for path in sorted(set(paths)):
+            if path.exists() and path.is_file() and (path == self.root or is_config_file(path, self.root)):
+                self._load_file(path)
+            elif not path.exists():
+                self._by_file.pop(path, None)
+                self.errors.pop(path, None)
+                self.warnings.pop(path, None)
+                # a deleted folder takes its files with it
+                for f in [f for f in self._by_file if path in f.parents]:
+                    self._by_file.pop(f, None)
+                    self.errors.pop(f, None)
+        return self._replace(self._merged())
+
+    # -- watching --------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Watch the directory and reload changed files until ``stop`` is set."""
+        from watchfiles import awatch
+
+        async for changes in awatch(self.root, stop_event=stop, debounce=50, step=20, recursive=True):
+            paths = [Path(p) for _, p in changes]
+            try:
+                self.reload(paths)
+            except Exception:  # never let a bad file stop the watcher
+                log.exception("reloading %s failed", [str(p) for p in paths])

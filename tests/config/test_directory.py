@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import pytest
+
+from lateen.api import ConfigKey
+from lateen.config import DirectoryStore, EventType
+
+SVC = """\
+apiVersion: v1
+kind: Service
+metadata: {{name: {name}, namespace: default}}
+spec:
+  ports: [{{name: http, port: {port}}}]
+"""
+
+NS_A = ConfigKey("", "Namespace", "", "a")
+
+
+def svc_key(name: str) -> ConfigKey:
+    return ConfigKey("", "Service", "default", name)
+
+
+def ns(name: str) -> str:
+    return f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}}}\n"
+
+
+def test_loads_every_yaml_file_recursively_and_skips_hidden(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.yaml").write_text(SVC.format(name="one", port=80))
+    (tmp_path / "sub" / "b.yml").write_text(SVC.format(name="two", port=81) + "---\n" + ns("a"))
+    (tmp_path / ".hidden.yaml").write_text(SVC.format(name="three", port=82))
+    (tmp_path / "notes.txt").write_text("not config")
+    store = DirectoryStore(tmp_path)
+    events = store.load()
+    assert sorted(e.key for e in events) == sorted([svc_key("one"), svc_key("two"), NS_A])
+    assert all(e.type is EventType.ADD for e in events)
+    assert store.errors == {}
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        ("a: [\n", "invalid YAML at line 2"),
+        (SVC.format(name="one", port=80) + "  bogus: 1\n", "spec.bogus: unknown field"),
+        (SVC.format(name="one", port=80).replace("kind: Service", "kind: Servise"), "unknown kind"),
+    ],
+    ids=["invalid-yaml", "unknown-field", "unknown-kind"],
+)
+def test_broken_edit_keeps_last_good_object_and_reports(tmp_path: Path, broken: str, message: str) -> None:
+    f = tmp_path / "a.yaml"
+    f.write_text(SVC.format(name="one", port=80))
+    (tmp_path / "b.yaml").write_text(SVC.format(name="two", port=81))
+    store = DirectoryStore(tmp_path)
+    store.load()
+    good = store.get(svc_key("one"))
+    assert good is not None
+    f.write_text(broken)
+    events = store.reload([f])
+    assert events == []
+    assert store.get(svc_key("one")) == good
+    assert store.get(svc_key("two")) is not None
+    assert any(message in str(e) for e in store.errors[f]), store.errors[f]
+    # fixing the file clears the error and applies the new version
+    f.write_text(SVC.format(name="one", port=90))
+    events = store.reload([f])
+    assert [(e.type, e.key) for e in events] == [(EventType.UPDATE, svc_key("one"))]
+    assert f not in store.errors
+
+
+def test_one_bad_object_does_not_block_the_rest_of_its_file(tmp_path: Path) -> None:
+    f = tmp_path / "a.yaml"
+    f.write_text(SVC.format(name="one", port=80) + "---\n" + SVC.format(name="two", port=0).replace("port: 0", "port: x"))
+    store = DirectoryStore(tmp_path)
+    store.load()
+    assert store.get(svc_key("one")) is not None
+    assert store.get(svc_key("two")) is None
+    assert store.errors[f]
+
+
+def test_delete_file_removes_its_objects(tmp_path: Path) -> None:
+    f = tmp_path / "a.yaml"
+    f.write_text(SVC.format(name="one", port=80))
+    store = DirectoryStore(tmp_path)
+    store.load()
+    f.unlink()
+    events = store.reload([f])
+    assert [(e.type, e.key) for e in events] == [(EventType.DELETE, svc_key("one"))]
+
+
+def test_removing_a_document_from_a_file_deletes_it(tmp_path: Path) -> None:
+    f = tmp_path / "a.yaml"
+    f.write_text(SVC.format(name="one", port=80) + "---\n" + SVC.format(name="two", port=81))
+    store = DirectoryStore(tmp_path)
+    store.load()
+    f.write_text(SVC.format(name="one", port=80))
+    events = store.reload([f])
+    assert [(e.type, e.key) for e in events] == [(EventType.DELETE, svc_key("two"))]
+
+
+def test_large_file_with_many_objects(tmp_path: Path) -> None:
+    f = tmp_path / "big.yaml"
+    docs = [SVC.format(name=f"svc-{i}", port=8000 + i % 1000) for i in range(5000)]
+    f.write_text("---\n".join(docs) + "# " + "x" * (10 * 1024 * 1024) + "\n")
+    assert f.stat().st_size > 10 * 1024 * 1024
+    store = DirectoryStore(tmp_path)
+    store.load()
+    assert len(store.snapshot()) == 5000
+
+
+async def test_watch_picks_up_added_edited_and_deleted_files(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path)
+    store.load()
+    seen: list[tuple[EventType, ConfigKey]] = []
+    changed = asyncio.Event()
+
+    def handler(events: list) -> None:  # type: ignore[type-arg]
+        seen.extend((e.type, e.key) for e in events)
+        changed.set()
+
+    store.subscribe(handler)
+    stop = asyncio.Event()
+    task = asyncio.create_task(store.run(stop))
+    try:
+        await asyncio.sleep(0.3)
+        f = tmp_path / "a.yaml"
+        for action in ("add", "edit", "delete"):
+            changed.clear()
+            if action == "add":
+                f.write_text(SVC.format(name="one", port=80))
+            elif action == "edit":
+                f.write_text(SVC.format(name="one", port=81))
+            else:
+                f.unlink()
+            await asyncio.wait_for(changed.wait(), 5)
+        assert seen == [
+            (EventType.ADD, svc_key("one")),
+            (EventType.UPDATE, svc_key("one")),
+            (EventType.DELETE, svc_key("one")),
+        ]
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(task, 5)
