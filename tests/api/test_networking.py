@@ -7,7 +7,7 @@ from typing import Any
 import pydantic
 import pytest
 
-from lateen.api import ValidationContext
+from lateen.api import IstioModel, ValidationContext
 from lateen.api import networking as net
 from lateen.api._net_checks import (
     fqdn,
@@ -103,7 +103,7 @@ def test_kind_table_resolves_every_networking_kind() -> None:
     ],
 )
 def test_model_fields(
-    model: type[net.IstioModel], data: dict[str, Any], attr_path: tuple[str, ...], want: Any
+    model: type[IstioModel], data: dict[str, Any], attr_path: tuple[str, ...], want: Any
 ) -> None:
     obj: Any = model.model_validate(data)
     for a in attr_path:
@@ -133,7 +133,7 @@ def test_to_dict_round_trips_camel_case() -> None:
     ],
     ids=["unknown-field", "bad-enum", "bad-int", "negative-uint32", "nested-unknown"],
 )
-def test_model_rejects(model: type[net.IstioModel], data: dict[str, Any]) -> None:
+def test_model_rejects(model: type[IstioModel], data: dict[str, Any]) -> None:
     with pytest.raises(pydantic.ValidationError):
         model.model_validate(data)
 
