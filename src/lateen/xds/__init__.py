@@ -2,4 +2,20 @@
 
 from lateen.xds._generator import Generator, Resource
 
-__all__ = ["Generator", "Resource"]
+__all__ = ["Generator", "Resource", "default_generators"]
+
+
+def default_generators() -> dict[str, Generator]:
+    """CDS, EDS, LDS and RDS generators with their default configurers, by type URL."""
+    from lateen.xds.cluster import ClusterGenerator
+    from lateen.xds.endpoint import EndpointGenerator
+    from lateen.xds.listener import ListenerGenerator
+    from lateen.xds.route import RouteGenerator
+
+    gens: list[Generator] = [
+        ClusterGenerator(),
+        EndpointGenerator(),
+        ListenerGenerator(),
+        RouteGenerator(),
+    ]
+    return {g.type_url: g for g in gens}

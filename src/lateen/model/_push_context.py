@@ -1,0 +1,319 @@
+"""PushContext: the frozen per-push snapshot of the mesh, with the indexes generators use."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from lateen.api._object import ConfigObject
+from lateen.model._host import host_matches, is_visible, most_specific_host, resolve_short_name
+from lateen.model._mesh import MeshConfig
+from lateen.model._proxy import Proxy
+from lateen.registry import Endpoint, Registry, Service, build_registry, labels_match
+
+__all__ = ["MESH_GATEWAY", "PushContext", "build_push_context"]
+
+MESH_GATEWAY = "mesh"
+_NETWORKING = "networking.istio.io"
+
+
+def _order(o: ConfigObject) -> tuple[str, str, str]:
+    """Istio orders conflicting config by creation time, then namespace/name."""
+    return (o.meta.creation_timestamp, o.namespace, o.name)
+
+
+@dataclass(frozen=True, slots=True)
+class _DRScope:
+    """Destination rules of one namespace by (resolved) host; the first created wins."""
+
+    by_host: Mapping[str, ConfigObject] = field(default_factory=lambda: MappingProxyType({}))
+
+    def lookup(self, hostname: str, proxy_ns: str | None = None) -> ConfigObject | None:
+        host = most_specific_host(hostname, self.by_host)
+        if host is None:
+            return None
+        dr = self.by_host[host]
+        if proxy_ns is not None and not is_visible(dr.spec.export_to, dr.namespace, proxy_ns):
+            return None
+        return dr
+
+
+@dataclass(frozen=True, slots=True)
+class PushContext:
+    """Everything a generator may read, built once per push by :func:`build_push_context`
+    and never mutated. Istio configs are sorted by (creation time, namespace, name)."""
+
+    version: str
+    mesh: MeshConfig
+    registry: Registry
+    domain_suffix: str = "cluster.local"
+    virtual_services: tuple[ConfigObject, ...] = ()
+    destination_rules: tuple[ConfigObject, ...] = ()
+    gateways: tuple[ConfigObject, ...] = ()
+    sidecars: tuple[ConfigObject, ...] = ()
+    envoy_filters: tuple[ConfigObject, ...] = ()
+    service_entries: tuple[ConfigObject, ...] = ()
+    configs: tuple[ConfigObject, ...] = ()  # every Istio config object of the push
+    _services_by_host: Mapping[str, tuple[Service, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    _vs_by_gateway: Mapping[str, tuple[ConfigObject, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    _dr_local: Mapping[str, _DRScope] = field(default_factory=lambda: MappingProxyType({}))
+    _dr_exported: Mapping[str, _DRScope] = field(default_factory=lambda: MappingProxyType({}))
+
+    # ---- services -------------------------------------------------------------------------
+
+    @property
+    def services(self) -> tuple[Service, ...]:
+        return self.registry.services
+
+    def services_by_hostname(self, hostname: str) -> tuple[Service, ...]:
+        return self._services_by_host.get(hostname, ())
+
+    def service_for_host(self, hostname: str, proxy_namespace: str) -> Service | None:
+        """The service of that hostname visible from ``proxy_namespace`` (the proxy's own
+        namespace wins over others when several namespaces define the same host)."""
+        cands = [
+            s
+            for s in self.services_by_hostname(hostname)
+            if is_visible(s.export_to, s.namespace, proxy_namespace)
+        ]
+        for s in cands:
+            if s.namespace == proxy_namespace:
+                return s
+        return cands[0] if cands else None
+
+    def endpoints(self, service: Service, port: int | None = None) -> tuple[Endpoint, ...]:
+        return self.registry.service_endpoints(service, port)
+
+    def services_for_proxy(self, proxy: Proxy) -> tuple[Service, ...]:
+        """Services the proxy sees: exported to its namespace and, when a Sidecar with egress
+        listeners applies, named by one of its egress hosts. One service per hostname."""
+        sidecar = self.sidecar_for_proxy(proxy)
+        egress_hosts: list[str] | None = None
+        if sidecar is not None and sidecar.spec.egress:
+            egress_hosts = [h for eg in sidecar.spec.egress for h in eg.hosts]
+        out: list[Service] = []
+        for hostname in sorted(self._services_by_host):
+            svc = self.service_for_host(hostname, proxy.namespace)
+            if svc is None:
+                continue
+            if egress_hosts is not None and not _egress_allows(egress_hosts, svc, proxy.namespace):
+                continue
+            out.append(svc)
+        return tuple(out)
+
+    # ---- virtual services -----------------------------------------------------------------
+
+    def virtual_services_for_gateway(
+        self, proxy_namespace: str, gateway: str
+    ) -> tuple[ConfigObject, ...]:
+        """VirtualServices bound to ``gateway`` (``mesh`` or ``ns/name``) and exported to
+        ``proxy_namespace``; those of the proxy's own namespace first, then by creation."""
+        vss = [
+            vs
+            for vs in self._vs_by_gateway.get(gateway, ())
+            if is_visible(vs.spec.export_to, vs.namespace, proxy_namespace)
+        ]
+        vss.sort(key=lambda vs: (vs.namespace != proxy_namespace, *_order(vs)))
+        return tuple(vss)
+
+    def vs_hosts(self, vs: ConfigObject) -> tuple[str, ...]:
+        return tuple(resolve_short_name(h, vs.namespace, self.domain_suffix) for h in vs.spec.hosts)
+
+    def virtual_service_for_host(
+        self, proxy_namespace: str, hostname: str, gateway: str = MESH_GATEWAY
+    ) -> ConfigObject | None:
+        """The first VirtualService (in :meth:`virtual_services_for_gateway` order) whose
+        hosts cover ``hostname``: an exact host beats a wildcard."""
+        vss = self.virtual_services_for_gateway(proxy_namespace, gateway)
+        for vs in vss:
+            if hostname.lower() in (h.lower() for h in self.vs_hosts(vs)):
+                return vs
+        best: tuple[int, ConfigObject] | None = None
+        for vs in vss:
+            for h in self.vs_hosts(vs):
+                if host_matches(h, hostname) and (best is None or len(h) > best[0]):
+                    best = (len(h), vs)
+        return best[1] if best else None
+
+    def resolve_host(self, host: str, namespace: str) -> str:
+        return resolve_short_name(host, namespace, self.domain_suffix)
+
+    # ---- destination rules ----------------------------------------------------------------
+
+    def destination_rule(self, proxy_namespace: str, service: Service) -> ConfigObject | None:
+        """Istio's lookup: the proxy's namespace, then rules exported by the service's
+        namespace, then rules exported by the root namespace; in each, an exact host beats the
+        most specific wildcard."""
+        root = self.mesh.root_namespace
+        local = self._dr_local.get(proxy_namespace)
+        if local is not None:
+            dr = local.lookup(service.hostname)
+            if dr is not None:
+                return dr
+        if service.namespace and service.namespace != proxy_namespace:
+            exported = self._dr_exported.get(service.namespace)
+            if exported is not None:
+                dr = exported.lookup(service.hostname, proxy_namespace)
+                if dr is not None:
+                    return dr
+        if proxy_namespace != root:
+            exported = self._dr_exported.get(root)
+            if exported is not None:
+                return exported.lookup(service.hostname, proxy_namespace)
+        return None
+
+    def subset_labels(
+        self, proxy_namespace: str, service: Service, subset: str
+    ) -> Mapping[str, str] | None:
+        """Labels of a DestinationRule subset for the service, or None if no such subset."""
+        dr = self.destination_rule(proxy_namespace, service)
+        if dr is None:
+            return None
+        for s in dr.spec.subsets:
+            if s.name == subset:
+                return MappingProxyType(dict(s.labels))
+        return None
+
+    # ---- gateways, sidecars, envoy filters ------------------------------------------------
+
+    def gateways_for_proxy(self, proxy: Proxy) -> tuple[ConfigObject, ...]:
+        """Gateways whose ``selector`` matches the router's labels (any namespace, as Istio
+        with PILOT_SCOPE_GATEWAY_TO_NAMESPACE=false)."""
+        return tuple(gw for gw in self.gateways if labels_match(gw.spec.selector, proxy.labels))
+
+    def sidecar_for_proxy(self, proxy: Proxy) -> ConfigObject | None:
+        """The Sidecar that applies: one in the proxy's namespace selecting it, else the one
+        there without a selector, else the root namespace's one without a selector."""
+        in_ns = [s for s in self.sidecars if s.namespace == proxy.namespace]
+        for s in in_ns:
+            sel = s.spec.workload_selector
+            if sel is not None and sel.labels and labels_match(sel.labels, proxy.labels):
+                return s
+        for s in in_ns:
+            if s.spec.workload_selector is None or not s.spec.workload_selector.labels:
+                return s
+        for s in self.sidecars:
+            if s.namespace == self.mesh.root_namespace and (
+                s.spec.workload_selector is None or not s.spec.workload_selector.labels
+            ):
+                return s
+        return None
+
+    def envoy_filters_for_proxy(self, proxy: Proxy) -> tuple[ConfigObject, ...]:
+        """EnvoyFilters of the root namespace and the proxy's namespace that select it,
+        root namespace first (Istio applies them in that order)."""
+        out: list[ConfigObject] = []
+        for ns in (self.mesh.root_namespace, proxy.namespace):
+            for ef in self.envoy_filters:
+                if ef.namespace != ns:
+                    continue
+                sel = getattr(ef.spec, "workload_selector", None)
+                labels = getattr(sel, "labels", None) or {}
+                if labels_match(labels, proxy.labels) and ef not in out:
+                    out.append(ef)
+        return tuple(out)
+
+
+def _egress_allows(hosts: Iterable[str], svc: Service, proxy_ns: str) -> bool:
+    for entry in hosts:
+        ns, sep, host = entry.partition("/")
+        if not sep:
+            ns, host = "*", entry
+        if ns == "~":
+            continue
+        if ns == ".":
+            ns = proxy_ns
+        if ns not in ("*", svc.namespace):
+            continue
+        if host_matches(host, svc.hostname):
+            return True
+    return False
+
+
+def _gateway_names(vs: ConfigObject) -> list[str]:
+    gws: list[str] = vs.spec.gateways or [MESH_GATEWAY]
+    out = []
+    for g in gws:
+        if g == MESH_GATEWAY or "/" in g:
+            out.append(g)
+        else:
+            out.append(f"{vs.namespace}/{g}")
+    return out
+
+
+def build_push_context(
+    objects: Iterable[ConfigObject],
+    mesh: MeshConfig | None = None,
+    version: str = "",
+    *,
+    domain_suffix: str = "cluster.local",
+    registry: Registry | None = None,
+) -> PushContext:
+    """Build the snapshot: the registry (from the same objects unless given) and the
+    config indexes. Pure."""
+    mesh = mesh or MeshConfig()
+    objs = list(objects)
+    if registry is None:
+        registry = build_registry(objs, domain_suffix)
+    by_kind: dict[str, list[ConfigObject]] = defaultdict(list)
+    for o in objs:
+        if o.group == _NETWORKING:
+            by_kind[o.kind].append(o)
+    for lst in by_kind.values():
+        lst.sort(key=_order)
+
+    services_by_host: dict[str, list[Service]] = defaultdict(list)
+    for s in registry.services:
+        services_by_host[s.hostname].append(s)
+
+    vs_by_gateway: dict[str, list[ConfigObject]] = defaultdict(list)
+    for vs in by_kind["VirtualService"]:
+        for g in _gateway_names(vs):
+            vs_by_gateway[g].append(vs)
+
+    dr_local: dict[str, dict[str, ConfigObject]] = defaultdict(dict)
+    dr_exported: dict[str, dict[str, ConfigObject]] = defaultdict(dict)
+    for dr in by_kind["DestinationRule"]:
+        host = resolve_short_name(dr.spec.host, dr.namespace, domain_suffix)
+        export: list[str] = list(dr.spec.export_to)
+        if is_visible(export, dr.namespace, dr.namespace):
+            dr_local[dr.namespace].setdefault(host, dr)
+        if not export or any(e not in (".", dr.namespace) for e in export):
+            dr_exported[dr.namespace].setdefault(host, dr)
+
+    all_istio: list[ConfigObject] = sorted(
+        (o for o in objs if o.group != "" and o.group != "discovery.k8s.io" and o.group != "apps"),
+        key=lambda o: (o.group, o.kind, o.namespace, o.name),
+    )
+
+    def freeze(d: Mapping[str, list[Any]]) -> Mapping[str, tuple[Any, ...]]:
+        return MappingProxyType({k: tuple(v) for k, v in d.items()})
+
+    return PushContext(
+        version=version,
+        mesh=mesh,
+        registry=registry,
+        domain_suffix=domain_suffix,
+        virtual_services=tuple(by_kind["VirtualService"]),
+        destination_rules=tuple(by_kind["DestinationRule"]),
+        gateways=tuple(by_kind["Gateway"]),
+        sidecars=tuple(by_kind["Sidecar"]),
+        envoy_filters=tuple(by_kind["EnvoyFilter"]),
+        service_entries=tuple(by_kind["ServiceEntry"]),
+        configs=tuple(all_istio),
+        _services_by_host=freeze(services_by_host),
+        _vs_by_gateway=freeze(vs_by_gateway),
+        _dr_local=MappingProxyType(
+            {ns: _DRScope(MappingProxyType(d)) for ns, d in dr_local.items()}
+        ),
+        _dr_exported=MappingProxyType(
+            {ns: _DRScope(MappingProxyType(d)) for ns, d in dr_exported.items()}
+        ),
+    )

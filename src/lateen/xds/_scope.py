@@ -1,0 +1,185 @@
+"""What a proxy sees: its outbound services and its inbound ports (shared by the generators)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lateen.model._proxy import Proxy, ProxyType
+from lateen.model._push_context import PushContext
+from lateen.registry import Protocol, Service, ServicePort, labels_match, parse_protocol
+
+__all__ = [
+    "GatewayServer",
+    "InboundPort",
+    "OutboundListenerSpec",
+    "gateway_servers",
+    "inbound_ports",
+    "outbound_listener_specs",
+    "outbound_services",
+    "proxy_cache_key",
+    "sidecar_route_ports",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class InboundPort:
+    """A port the workload behind a sidecar serves: ``port`` is the container (target) port."""
+
+    port: int
+    protocol: Protocol
+    service: Service
+    service_port: ServicePort
+
+
+def outbound_services(proxy: Proxy, push: PushContext) -> tuple[Service, ...]:
+    """Services visible to the proxy (exportTo, and the Sidecar's egress hosts for sidecars)."""
+    return push.services_for_proxy(proxy)
+
+
+def inbound_ports(proxy: Proxy, push: PushContext) -> tuple[InboundPort, ...]:
+    """The workload's ports: from endpoints at the proxy's addresses, else from the services
+    of its namespace whose selector matches its labels (numeric target ports only).
+    One entry per container port; the first service (by hostname) wins."""
+    if proxy.type is not ProxyType.SIDECAR:
+        return ()
+    found: dict[int, InboundPort] = {}
+    ips = set(proxy.ip_addresses)
+    for svc in push.services:
+        if svc.mesh_external:
+            continue
+        for ep in push.endpoints(svc):
+            if ep.address in ips:
+                sp = svc.port(ep.service_port)
+                if sp is not None and sp.protocol is not Protocol.UDP and ep.port not in found:
+                    found[ep.port] = InboundPort(ep.port, sp.protocol, svc, sp)
+    if not found:
+        for svc in push.services:
+            if (
+                svc.namespace != proxy.namespace
+                or svc.mesh_external
+                or not svc.selector
+                or not labels_match(svc.selector, proxy.labels)
+            ):
+                continue
+            for sp in svc.ports:
+                if isinstance(sp.target_port, str) and not sp.target_port.isdigit():
+                    continue
+                port = int(sp.target_port) if sp.target_port else sp.port
+                if sp.protocol is not Protocol.UDP and port not in found:
+                    found[port] = InboundPort(port, sp.protocol, svc, sp)
+    return tuple(found[p] for p in sorted(found))
+
+
+def proxy_cache_key(proxy: Proxy, push: PushContext, *, with_addresses: bool) -> tuple[object, ...]:
+    """Proxies with equal keys get identical output from the same push."""
+    key: tuple[object, ...] = (
+        push.version,
+        proxy.type,
+        proxy.namespace,
+        tuple(sorted(proxy.labels.items())),
+    )
+    if with_addresses:
+        key += (proxy.ip_addresses, str(proxy.metadata.get("INBOUND_ADDRESS", "")))
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundListenerSpec:
+    """One outbound listener of a sidecar: ``0.0.0.0_<port>`` for HTTP (route config
+    ``<port>``), ``<vip>_<port>`` (or ``0.0.0.0_<port>`` without a VIP) for TCP; ``sniff``
+    marks auto-detected ports (HTTP chain by ALPN/http_inspector, TCP chain otherwise)."""
+
+    address: str
+    port: int
+    http: bool
+    sniff: bool = False
+    tcp_service: Service | None = None
+    tcp_port: ServicePort | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.address}_{self.port}"
+
+
+def outbound_listener_specs(proxy: Proxy, push: PushContext) -> tuple[OutboundListenerSpec, ...]:
+    http_ports: dict[int, bool] = {}  # port -> sniff
+    tcp: dict[tuple[str, int], tuple[Service, ServicePort, bool]] = {}
+    wildcard_tcp: dict[int, tuple[Service, ServicePort]] = {}
+    for svc in outbound_services(proxy, push):
+        for sp in svc.ports:
+            proto = sp.protocol
+            if proto is Protocol.UDP:
+                continue
+            if proto.is_http:
+                http_ports.setdefault(sp.port, False)
+            elif svc.addresses:
+                tcp.setdefault((svc.addresses[0], sp.port), (svc, sp, proto.is_unsupported))
+            elif proto.is_unsupported:
+                http_ports[sp.port] = True
+            else:
+                wildcard_tcp.setdefault(sp.port, (svc, sp))
+    out: list[OutboundListenerSpec] = []
+    for port, sniff in http_ports.items():
+        out.append(OutboundListenerSpec("0.0.0.0", port, True, sniff))
+    for port, (svc, sp) in wildcard_tcp.items():
+        if port not in http_ports:
+            out.append(OutboundListenerSpec("0.0.0.0", port, False, False, svc, sp))
+    for (addr, port), (svc, sp, sniff) in tcp.items():
+        out.append(OutboundListenerSpec(addr, port, sniff, sniff, svc, sp))
+    out.sort(key=lambda s: s.name)
+    return tuple(out)
+
+
+def sidecar_route_ports(proxy: Proxy, push: PushContext) -> tuple[int, ...]:
+    """Ports that have an outbound RDS route configuration named ``<port>``."""
+    return tuple(sorted({s.port for s in outbound_listener_specs(proxy, push) if s.http}))
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayServer:
+    gateway: str  # ns/name, as VirtualService.gateways names it
+    namespace: str
+    server: Any  # lateen.api.networking.Server
+    protocol: Protocol
+
+    @property
+    def port(self) -> int:
+        return int(self.server.port.number)
+
+    @property
+    def is_http(self) -> bool:
+        """Plain HTTP servers (an HTTP server with ``tls.httpsRedirect`` only redirects)."""
+        tls = self.server.tls
+        return self.protocol.is_http and (tls is None or bool(tls.https_redirect))
+
+    def hosts(self) -> list[tuple[str, str]]:
+        """``(namespace, host)`` pairs; namespace ``*`` = any, ``.`` resolved to the gateway's."""
+        out = []
+        for h in self.server.hosts:
+            ns, sep, host = h.partition("/")
+            if not sep:
+                ns, host = "*", h
+            if ns == ".":
+                ns = self.namespace
+            out.append((ns, host))
+        return out
+
+
+def gateway_servers(proxy: Proxy, push: PushContext) -> dict[int, list[GatewayServer]]:
+    """Servers of the Gateways selecting this router, by port (Gateways in creation order)."""
+    out: dict[int, list[GatewayServer]] = {}
+    if proxy.type is not ProxyType.ROUTER:
+        return out
+    for gw in push.gateways_for_proxy(proxy):
+        for server in gw.spec.servers:
+            if server.port is None or not server.port.number:
+                continue
+            gs = GatewayServer(
+                f"{gw.namespace}/{gw.name}",
+                gw.namespace,
+                server,
+                parse_protocol(server.port.protocol),
+            )
+            out.setdefault(gs.port, []).append(gs)
+    return dict(sorted(out.items()))

@@ -1,0 +1,334 @@
+"""LDS: sidecar listeners (virtualOutbound 15001, per-port outbound, virtualInbound 15006) and
+gateway listeners (``0.0.0.0_<port>`` per Gateway server port)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from envoy.config.core.v3 import base_pb2
+from envoy.config.listener.v3 import listener_components_pb2 as lc
+from envoy.config.listener.v3 import listener_pb2
+from envoy.extensions.filters.listener.http_inspector.v3 import http_inspector_pb2
+from envoy.extensions.filters.listener.original_dst.v3 import original_dst_pb2
+from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
+from google.protobuf import wrappers_pb2
+
+from lateen.api._object import ConfigObject
+from lateen.model._proxy import Proxy, ProxyType
+from lateen.model._push_context import MESH_GATEWAY, PushContext
+from lateen.registry import Service, ServicePort
+from lateen.xds import names
+from lateen.xds._scope import (
+    GatewayServer,
+    OutboundListenerSpec,
+    gateway_servers,
+    inbound_ports,
+    outbound_listener_specs,
+)
+from lateen.xds._util import pack, socket_address
+from lateen.xds.listener._hcm import (
+    DEFAULT_HCM_CONFIGURERS,
+    HCM_FILTER,
+    Direction,
+    HcmConfigurer,
+    HcmContext,
+    build_hcm,
+)
+from lateen.xds.route._builder import inbound_route_configuration
+
+__all__ = [
+    "build_listeners",
+    "gateway_listeners",
+    "outbound_listeners",
+    "tcp_proxy_filter",
+    "virtual_inbound_listener",
+    "virtual_outbound_listener",
+]
+
+TCP_PROXY_FILTER = "envoy.filters.network.tcp_proxy"
+ORIGINAL_DST_FILTER = "envoy.filters.listener.original_dst"
+HTTP_INSPECTOR_FILTER = "envoy.filters.listener.http_inspector"
+_HTTP_ALPNS = ["http/1.1", "h2c"]
+
+
+def tcp_proxy_filter(
+    stat_prefix: str, cluster: str = "", weighted: Sequence[tuple[str, int]] = ()
+) -> lc.Filter:
+    tp = tcp_proxy_pb2.TcpProxy(stat_prefix=stat_prefix)
+    if weighted:
+        tp.weighted_clusters.CopyFrom(
+            tcp_proxy_pb2.TcpProxy.WeightedCluster(
+                clusters=[
+                    tcp_proxy_pb2.TcpProxy.WeightedCluster.ClusterWeight(name=n, weight=w)
+                    for n, w in weighted
+                ]
+            )
+        )
+    else:
+        tp.cluster = cluster
+    return lc.Filter(name=TCP_PROXY_FILTER, typed_config=pack(tp))
+
+
+def _hcm_filter(ctx: HcmContext, configurers: Sequence[HcmConfigurer]) -> lc.Filter:
+    return lc.Filter(name=HCM_FILTER, typed_config=pack(build_hcm(ctx, configurers)))
+
+
+def _listener_filter(name: str, msg: Any) -> lc.ListenerFilter:
+    return lc.ListenerFilter(name=name, typed_config=pack(msg))
+
+
+def _fallback_cluster(push: PushContext) -> str:
+    return names.BLACKHOLE_CLUSTER if push.mesh.registry_only else names.PASSTHROUGH_CLUSTER
+
+
+def virtual_outbound_listener(push: PushContext) -> listener_pb2.Listener:
+    """0.0.0.0:15001, hands connections to the listener of their original destination; the
+    rest goes to PassthroughCluster (ALLOW_ANY) or BlackHoleCluster (REGISTRY_ONLY)."""
+    fallback = _fallback_cluster(push)
+    chain_name = (
+        "PassthroughFilterChain"
+        if fallback == names.PASSTHROUGH_CLUSTER
+        else "BlackHoleFilterChain"
+    )
+    return listener_pb2.Listener(
+        name=names.VIRTUAL_OUTBOUND,
+        address=socket_address("0.0.0.0", names.VIRTUAL_OUTBOUND_PORT),
+        use_original_dst=wrappers_pb2.BoolValue(value=True),
+        traffic_direction=base_pb2.OUTBOUND,
+        filter_chains=[
+            lc.FilterChain(name=chain_name, filters=[tcp_proxy_filter(fallback, fallback)])
+        ],
+    )
+
+
+def _tcp_filter_for(proxy: Proxy, push: PushContext, svc: Service, sp: ServicePort) -> lc.Filter:
+    """tcp_proxy to the service, or to the destinations of the VirtualService's first
+    applicable ``tcp`` route (weighted when it has several)."""
+    default = names.outbound_cluster_name(sp.port, "", svc.hostname)
+    vs = push.virtual_service_for_host(proxy.namespace, svc.hostname, MESH_GATEWAY)
+    if vs is not None:
+        dests = _tcp_route_destinations(vs, push, proxy, sp.port, MESH_GATEWAY)
+        if dests is not None:
+            return _tcp_proxy_for_destinations(default, dests)
+    return tcp_proxy_filter(default, default)
+
+
+def _tcp_proxy_for_destinations(stat_prefix: str, dests: list[tuple[str, int]]) -> lc.Filter:
+    if len(dests) == 1:
+        return tcp_proxy_filter(dests[0][0], dests[0][0])
+    return tcp_proxy_filter(stat_prefix, weighted=dests)
+
+
+def _tcp_route_destinations(
+    vs: ConfigObject, push: PushContext, proxy: Proxy, port: int, gateway: str
+) -> list[tuple[str, int]] | None:
+    for tcp in vs.spec.tcp:
+        ok = not tcp.match
+        for m in tcp.match:
+            gws = {
+                g if g == MESH_GATEWAY or "/" in g else f"{vs.namespace}/{g}" for g in m.gateways
+            }
+            if (not m.port or m.port == port) and (not gws or gateway in gws):
+                ok = True
+        if not ok:
+            continue
+        out = []
+        for rd in tcp.route:
+            if rd.destination is None:
+                continue
+            host = push.resolve_host(rd.destination.host, vs.namespace)
+            dport = rd.destination.port.number if rd.destination.port is not None else 0
+            if not dport:
+                svc = push.service_for_host(host, proxy.namespace)
+                dport = svc.ports[0].port if svc is not None and len(svc.ports) == 1 else port
+            weight = rd.weight if rd.weight else (100 if len(tcp.route) == 1 else 0)
+            if weight > 0:
+                out.append(
+                    (names.outbound_cluster_name(dport, rd.destination.subset, host), weight)
+                )
+        if out:
+            return out
+    return None
+
+
+def _outbound_listener(
+    proxy: Proxy,
+    push: PushContext,
+    spec: OutboundListenerSpec,
+    hcm_configurers: Sequence[HcmConfigurer],
+) -> listener_pb2.Listener:
+    lis = listener_pb2.Listener(
+        name=spec.name,
+        address=socket_address(spec.address, spec.port),
+        bind_to_port=wrappers_pb2.BoolValue(value=False),
+        traffic_direction=base_pb2.OUTBOUND,
+    )
+    tcp_filter: lc.Filter | None = None
+    if spec.tcp_service is not None and spec.tcp_port is not None:
+        tcp_filter = _tcp_filter_for(proxy, push, spec.tcp_service, spec.tcp_port)
+    if spec.http:
+        ctx = HcmContext(
+            proxy, push, Direction.OUTBOUND, spec.port, f"outbound_{spec.name}", str(spec.port)
+        )
+        http_chain = lc.FilterChain(filters=[_hcm_filter(ctx, hcm_configurers)])
+        if spec.sniff:
+            http_chain.filter_chain_match.application_protocols.extend(_HTTP_ALPNS)
+            lis.listener_filters.append(
+                _listener_filter(HTTP_INSPECTOR_FILTER, http_inspector_pb2.HttpInspector())
+            )
+            lis.continue_on_listener_filters_timeout = True
+            if tcp_filter is None:
+                fb = _fallback_cluster(push)
+                tcp_filter = tcp_proxy_filter(fb, fb)
+            lis.filter_chains.append(http_chain)
+            lis.default_filter_chain.CopyFrom(lc.FilterChain(name="tcp", filters=[tcp_filter]))
+        else:
+            lis.filter_chains.append(http_chain)
+    elif tcp_filter is not None:
+        lis.filter_chains.append(lc.FilterChain(filters=[tcp_filter]))
+    return lis
+
+
+def outbound_listeners(
+    proxy: Proxy,
+    push: PushContext,
+    hcm_configurers: Sequence[HcmConfigurer] = DEFAULT_HCM_CONFIGURERS,
+) -> list[listener_pb2.Listener]:
+    return [
+        _outbound_listener(proxy, push, s, hcm_configurers)
+        for s in outbound_listener_specs(proxy, push)
+    ]
+
+
+def virtual_inbound_listener(
+    proxy: Proxy,
+    push: PushContext,
+    hcm_configurers: Sequence[HcmConfigurer] = DEFAULT_HCM_CONFIGURERS,
+) -> listener_pb2.Listener:
+    """0.0.0.0:15006: a filter chain per inbound port (HTTP -> HCM with an inline route to
+    ``inbound|<port>||``; TCP -> tcp_proxy), and a catch-all to InboundPassthroughCluster."""
+    chains = []
+    sniff = False
+    for ip in inbound_ports(proxy, push):
+        cluster = names.inbound_cluster_name(ip.port)
+        stat = f"inbound_0.0.0.0_{ip.port}"
+        tcp = tcp_proxy_filter(cluster, cluster)
+        match = lc.FilterChainMatch(destination_port=wrappers_pb2.UInt32Value(value=ip.port))
+        if ip.protocol.is_http or ip.protocol.is_unsupported:
+            ctx = HcmContext(
+                proxy,
+                push,
+                Direction.INBOUND,
+                ip.port,
+                stat,
+                inline_route=inbound_route_configuration(ip.port, cluster),
+            )
+            http_match = lc.FilterChainMatch()
+            http_match.CopyFrom(match)
+            if ip.protocol.is_unsupported:
+                sniff = True
+                http_match.application_protocols.extend(_HTTP_ALPNS)
+            chains.append(
+                lc.FilterChain(
+                    name=f"{cluster}http" if ip.protocol.is_unsupported else cluster,
+                    filter_chain_match=http_match,
+                    filters=[_hcm_filter(ctx, hcm_configurers)],
+                )
+            )
+            if ip.protocol.is_unsupported:
+                chains.append(
+                    lc.FilterChain(name=f"{cluster}tcp", filter_chain_match=match, filters=[tcp])
+                )
+        else:
+            chains.append(lc.FilterChain(name=cluster, filter_chain_match=match, filters=[tcp]))
+    lis = listener_pb2.Listener(
+        name=names.VIRTUAL_INBOUND,
+        address=socket_address("0.0.0.0", names.VIRTUAL_INBOUND_PORT),
+        traffic_direction=base_pb2.INBOUND,
+        listener_filters=[_listener_filter(ORIGINAL_DST_FILTER, original_dst_pb2.OriginalDst())],
+        filter_chains=chains,
+        default_filter_chain=lc.FilterChain(
+            name="virtualInbound-catchall",
+            filters=[
+                tcp_proxy_filter(
+                    names.INBOUND_PASSTHROUGH_CLUSTER, names.INBOUND_PASSTHROUGH_CLUSTER
+                )
+            ],
+        ),
+    )
+    if sniff:
+        lis.listener_filters.append(
+            _listener_filter(HTTP_INSPECTOR_FILTER, http_inspector_pb2.HttpInspector())
+        )
+        lis.continue_on_listener_filters_timeout = True
+    return lis
+
+
+def _gateway_listener(
+    proxy: Proxy,
+    push: PushContext,
+    port: int,
+    servers: Sequence[GatewayServer],
+    hcm_configurers: Sequence[HcmConfigurer],
+) -> listener_pb2.Listener | None:
+    name = names.listener_name("0.0.0.0", port)
+    lis = listener_pb2.Listener(
+        name=name,
+        address=socket_address("0.0.0.0", port),
+        traffic_direction=base_pb2.OUTBOUND,
+    )
+    if any(s.is_http for s in servers):
+        ctx = HcmContext(
+            proxy,
+            push,
+            Direction.GATEWAY,
+            port,
+            f"outbound_{name}",
+            names.gateway_http_route_name(port),
+        )
+        lis.filter_chains.append(lc.FilterChain(filters=[_hcm_filter(ctx, hcm_configurers)]))
+        return lis
+    for s in servers:
+        if s.protocol.is_tcp and not s.protocol.is_tls:
+            for vs in push.virtual_services_for_gateway(proxy.namespace, s.gateway):
+                dests = _tcp_route_destinations(vs, push, proxy, port, s.gateway)
+                if dests:
+                    lis.filter_chains.append(
+                        lc.FilterChain(
+                            filters=[_tcp_proxy_for_destinations(f"outbound_{name}", dests)]
+                        )
+                    )
+                    return lis
+    return None  # TLS/HTTPS servers (passthrough, termination) are not built yet
+
+
+def gateway_listeners(
+    proxy: Proxy,
+    push: PushContext,
+    hcm_configurers: Sequence[HcmConfigurer] = DEFAULT_HCM_CONFIGURERS,
+) -> list[listener_pb2.Listener]:
+    out = []
+    for port, servers in gateway_servers(proxy, push).items():
+        lis = _gateway_listener(proxy, push, port, servers, hcm_configurers)
+        if lis is not None:
+            out.append(lis)
+    return out
+
+
+def build_listeners(
+    proxy: Proxy,
+    push: PushContext,
+    hcm_configurers: Sequence[HcmConfigurer] = DEFAULT_HCM_CONFIGURERS,
+) -> list[listener_pb2.Listener]:
+    """Every listener of the proxy, sorted by name."""
+    if proxy.type is ProxyType.ROUTER:
+        out = gateway_listeners(proxy, push, hcm_configurers)
+    else:
+        out = [
+            virtual_outbound_listener(push),
+            *outbound_listeners(proxy, push, hcm_configurers),
+            virtual_inbound_listener(proxy, push, hcm_configurers),
+        ]
+    out.sort(key=lambda lis: lis.name)
+    return out

@@ -1,0 +1,187 @@
+"""The HTTP connection manager, built from configurers (one concern each). HTTP filters are
+appended by configurers in order; the router filter always comes last."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from envoy.config.accesslog.v3 import accesslog_pb2
+from envoy.config.core.v3 import substitution_format_string_pb2
+from envoy.config.route.v3 import route_pb2
+from envoy.extensions.access_loggers.file.v3 import file_pb2
+from envoy.extensions.filters.http.cors.v3 import cors_pb2
+from envoy.extensions.filters.http.fault.v3 import fault_pb2
+from envoy.extensions.filters.http.router.v3 import router_pb2
+from envoy.extensions.filters.network.http_connection_manager.v3 import (
+    http_connection_manager_pb2 as hcm_pb2,
+)
+from google.protobuf import wrappers_pb2
+
+from lateen.model._proxy import Proxy
+from lateen.model._push_context import PushContext
+from lateen.xds._util import ads_config_source, pack, struct
+
+__all__ = [
+    "DEFAULT_HCM_CONFIGURERS",
+    "HCM_FILTER",
+    "ISTIO_ACCESS_LOG_FORMAT",
+    "Direction",
+    "HcmConfigurer",
+    "HcmContext",
+    "build_hcm",
+    "configure_access_log",
+    "configure_basics",
+    "configure_default_http_filters",
+    "configure_path_normalization",
+    "configure_route_source",
+    "file_access_log",
+]
+
+HCM_FILTER = "envoy.filters.network.http_connection_manager"
+ROUTER_FILTER = "envoy.filters.http.router"
+
+ISTIO_ACCESS_LOG_FORMAT = (
+    '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" '
+    "%RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "
+    '"%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED% %BYTES_SENT% %DURATION% '
+    '%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" '
+    '"%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER_RAW% '
+    "%UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% "
+    "%REQUESTED_SERVER_NAME% %ROUTE_NAME%\n"
+)
+
+_JSON_FIELDS = {
+    "start_time": "%START_TIME%",
+    "method": "%REQ(:METHOD)%",
+    "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+    "protocol": "%PROTOCOL%",
+    "response_code": "%RESPONSE_CODE%",
+    "response_flags": "%RESPONSE_FLAGS%",
+    "response_code_details": "%RESPONSE_CODE_DETAILS%",
+    "connection_termination_details": "%CONNECTION_TERMINATION_DETAILS%",
+    "upstream_transport_failure_reason": "%UPSTREAM_TRANSPORT_FAILURE_REASON%",
+    "bytes_received": "%BYTES_RECEIVED%",
+    "bytes_sent": "%BYTES_SENT%",
+    "duration": "%DURATION%",
+    "upstream_service_time": "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%",
+    "x_forwarded_for": "%REQ(X-FORWARDED-FOR)%",
+    "user_agent": "%REQ(USER-AGENT)%",
+    "request_id": "%REQ(X-REQUEST-ID)%",
+    "authority": "%REQ(:AUTHORITY)%",
+    "upstream_host": "%UPSTREAM_HOST%",
+    "upstream_cluster": "%UPSTREAM_CLUSTER_RAW%",
+    "upstream_local_address": "%UPSTREAM_LOCAL_ADDRESS%",
+    "downstream_local_address": "%DOWNSTREAM_LOCAL_ADDRESS%",
+    "downstream_remote_address": "%DOWNSTREAM_REMOTE_ADDRESS%",
+    "requested_server_name": "%REQUESTED_SERVER_NAME%",
+    "route_name": "%ROUTE_NAME%",
+}
+
+
+class Direction(StrEnum):
+    OUTBOUND = "outbound"
+    INBOUND = "inbound"
+    GATEWAY = "gateway"
+
+
+@dataclass(frozen=True, slots=True)
+class HcmContext:
+    proxy: Proxy
+    push: PushContext
+    direction: Direction
+    port: int
+    stat_prefix: str
+    route_config_name: str = ""  # RDS name; empty when ``inline_route`` is set
+    inline_route: route_pb2.RouteConfiguration | None = None
+
+
+HcmConfigurer = Callable[[hcm_pb2.HttpConnectionManager, HcmContext], None]
+
+
+def configure_basics(hcm: hcm_pb2.HttpConnectionManager, ctx: HcmContext) -> None:
+    hcm.stat_prefix = ctx.stat_prefix
+    hcm.codec_type = hcm_pb2.HttpConnectionManager.AUTO
+    hcm.use_remote_address.CopyFrom(
+        wrappers_pb2.BoolValue(value=ctx.direction is Direction.GATEWAY)
+    )
+    hcm.upgrade_configs.append(
+        hcm_pb2.HttpConnectionManager.UpgradeConfig(upgrade_type="websocket")
+    )
+
+
+def configure_route_source(hcm: hcm_pb2.HttpConnectionManager, ctx: HcmContext) -> None:
+    if ctx.inline_route is not None:
+        hcm.route_config.CopyFrom(ctx.inline_route)
+    else:
+        hcm.rds.CopyFrom(
+            hcm_pb2.Rds(config_source=ads_config_source(), route_config_name=ctx.route_config_name)
+        )
+
+
+def configure_path_normalization(hcm: hcm_pb2.HttpConnectionManager, ctx: HcmContext) -> None:
+    """Mesh ``pathNormalization`` on inbound and gateway traffic (BASE: RFC 3986 + ``\\``)."""
+    if ctx.direction is Direction.OUTBOUND:
+        return
+    mode = ctx.push.mesh.path_normalization
+    if mode == "NONE":
+        return
+    hcm.normalize_path.CopyFrom(wrappers_pb2.BoolValue(value=True))
+    if mode in ("MERGE_SLASHES", "DECODE_AND_MERGE_SLASHES"):
+        hcm.merge_slashes = True
+    if mode == "DECODE_AND_MERGE_SLASHES":
+        hcm.path_with_escaped_slashes_action = hcm_pb2.HttpConnectionManager.UNESCAPE_AND_FORWARD
+
+
+def configure_default_http_filters(hcm: hcm_pb2.HttpConnectionManager, ctx: HcmContext) -> None:
+    """Fault and CORS filters (inert until a route configures them), as Istio installs them."""
+    hcm.http_filters.append(
+        hcm_pb2.HttpFilter(
+            name="envoy.filters.http.fault", typed_config=pack(fault_pb2.HTTPFault())
+        )
+    )
+    hcm.http_filters.append(
+        hcm_pb2.HttpFilter(name="envoy.filters.http.cors", typed_config=pack(cors_pb2.Cors()))
+    )
+
+
+def file_access_log(path: str, encoding: str, text_format: str = "") -> accesslog_pb2.AccessLog:
+    fmt = substitution_format_string_pb2.SubstitutionFormatString()
+    if encoding.upper() == "JSON":
+        fmt.json_format.CopyFrom(struct(_JSON_FIELDS))
+    else:
+        fmt.text_format_source.inline_string = text_format or ISTIO_ACCESS_LOG_FORMAT
+    return accesslog_pb2.AccessLog(
+        name="envoy.access_loggers.file",
+        typed_config=pack(file_pb2.FileAccessLog(path=path, log_format=fmt)),
+    )
+
+
+def configure_access_log(hcm: hcm_pb2.HttpConnectionManager, ctx: HcmContext) -> None:
+    mesh = ctx.push.mesh
+    if mesh.access_log_file:
+        hcm.access_log.append(
+            file_access_log(mesh.access_log_file, mesh.access_log_encoding, mesh.access_log_format)
+        )
+
+
+DEFAULT_HCM_CONFIGURERS: tuple[HcmConfigurer, ...] = (
+    configure_basics,
+    configure_route_source,
+    configure_path_normalization,
+    configure_access_log,
+    configure_default_http_filters,
+)
+
+
+def build_hcm(
+    ctx: HcmContext, configurers: Sequence[HcmConfigurer] = DEFAULT_HCM_CONFIGURERS
+) -> hcm_pb2.HttpConnectionManager:
+    hcm = hcm_pb2.HttpConnectionManager()
+    for configure in configurers:
+        configure(hcm, ctx)
+    hcm.http_filters.append(
+        hcm_pb2.HttpFilter(name=ROUTER_FILTER, typed_config=pack(router_pb2.Router()))
+    )
+    return hcm
