@@ -60,6 +60,7 @@ async def test_nack_is_counted_last_good_kept_and_not_resent(env: Env) -> None:
     async with XdsClient(env.target, NODE, auto_ack=False) as c:
         await c.subscribe(CDS)
         await c.ack(await c.recv())
+        await wait_until(lambda: env.server.connections()[0].watched[CDS].acked_version == "v1")
         env.push("v2", cds={"a": "bad"})
         bad = await c.recv()
         await c.nack(bad, "cluster a: invalid")
@@ -272,3 +273,15 @@ async def test_convergence_time_is_observed(env: Env) -> None:
     assert env.metric("pilot_proxy_convergence_time_count") == 1
     assert env.metric("pilot_proxy_convergence_time_bucket", le="3.0") == 1
     assert env.metric("pilot_proxy_convergence_time_bucket", le="1.0") == 0
+
+
+@pytest.mark.parametrize("delta", [False, True], ids=["sotw", "delta"])
+async def test_first_push_with_empty_set_still_answers_wildcard(env: Env, delta: bool) -> None:
+    async with XdsClient(env.target, NODE, delta=delta) as c:
+        await c.subscribe(LDS)
+        await wait_until(lambda: bool(env.server.connections()))
+        env.push("v1", lds={})
+        resp = await c.recv()
+        assert resp.type_url == LDS and resp.names == [] and resp.version == "v1"
+        env.push("v2", lds={})
+        await c.expect_nothing(0.1)

@@ -316,6 +316,8 @@ class Connection:
         push = self.server.push_context
         if push is None:
             return False
+        # the first response of CDS/LDS is owed even when empty (Envoy waits for it to initialize)
+        force = force or (w.responses == 0 and w.type_url in FULL_STATE_TYPES)
         built = self._build_sotw(w, push, force=force)
         if built is None:
             return False
@@ -412,6 +414,7 @@ class Connection:
         push = self.server.push_context
         if push is None:
             return False
+        force = force or (w.responses == 0 and w.type_url in FULL_STATE_TYPES)
         built = self._build_delta(w, push, force=force, removals=removals)
         if built is None:
             return False
