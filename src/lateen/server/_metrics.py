@@ -50,41 +50,41 @@ class XdsMetrics:
         self.registry = registry
         self.connected = Gauge(
             "pilot_xds",
-            "Number of endpoints connected to this pilot using XDS.",
+            "Proxies currently connected over ADS.",
             ["version"],
             registry=registry,
         )
         self.pushes = IstioCounter(
             "pilot_xds_pushes",
-            "Pilot build and send errors for lds, rds, cds and eds.",
+            "xDS responses sent, by resource type.",
             "type",
             registry,
         )
         self.rejects = IstioCounter(
             "pilot_total_xds_rejects",
-            "Total number of XDS responses from pilot rejected by proxy.",
+            "xDS responses a proxy rejected (NACK), by resource type.",
             "type",
             registry,
         )
         self.cache_reads = IstioCounter(
-            "pilot_xds_cache_reads", "Total number of xds cache xdsCacheReads.", "type", registry
+            "pilot_xds_cache_reads", "Lookups in the serialized-resource cache, by result (hit or miss).", "type", registry
         )
         self.convergence = Histogram(
             "pilot_proxy_convergence_time",
-            "Delay in seconds between config change and a proxy receiving all required configuration.",
+            "Seconds from the first config event of a push to the push reaching a proxy.",
             buckets=_CONVERGENCE_BUCKETS,
             registry=registry,
         )
         self.push_time = Histogram(
             "pilot_xds_push_time",
-            "Total time in seconds Pilot takes to push lds, rds, cds and eds.",
+            "Seconds spent generating and sending one resource type to one proxy.",
             ["type"],
             buckets=_PUSH_BUCKETS,
             registry=registry,
         )
         self.send_time = Histogram(
             "pilot_xds_send_time",
-            "Total time in seconds Pilot takes to send generated configuration.",
+            "Seconds spent writing one response to a proxy stream.",
             buckets=_PUSH_BUCKETS,
             registry=registry,
         )
