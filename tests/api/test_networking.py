@@ -172,7 +172,7 @@ def test_wildcard_domain(host: str, ok: bool) -> None:
 
 @pytest.mark.parametrize(
     ("host", "ok"),
-    [("foo.bar.com", True), ("*.bar.com", False), ("bar", True), ("10.0.0.1", False)],
+    [("foo.bar.com", True), ("*.bar.com", False), ("bar", True), ("198.18.0.1", False)],
     ids=["fqdn", "wildcard", "short", "ip"],
 )
 def test_fqdn(host: str, ok: bool) -> None:
@@ -189,7 +189,7 @@ def test_fqdn(host: str, ok: bool) -> None:
         ("istio-system/*", True, 0),
         ("*.example.com", True, 0),
         ("*", True, 0),
-        ("10.0.0.1", True, 0),
+        ("198.18.0.1", True, 0),
         ("~/*", True, 1),
         ("foo.example.com", False, 1),
         ("ns1/foo", False, 1),
@@ -252,11 +252,11 @@ def test_regex(expr: str, ok: bool) -> None:
 @pytest.mark.parametrize(
     ("subnet", "ok"),
     [
-        ("10.0.0.0/8", True),
-        ("10.1.2.3/8", True),
+        ("198.18.0.0/15", True),
+        ("198.18.0.0/15", True),
         ("2001:db8::/32", True),
         ("1.2.3.4", True),
-        ("10.0.0.0/33", False),
+        ("198.18.0.0/33", False),
         ("a/b/c", False),
     ],
     ids=["cidr", "host-bits", "v6", "ip", "bad-prefix", "garbage"],
@@ -516,7 +516,7 @@ CASES: list[tuple[str, str, dict[str, Any], list[tuple[str, str]], list[tuple[st
         {
             "hosts": ["a"],
             "tcp": [
-                {"match": [{"destinationSubnets": ["10.0.0.0/40"], "port": 70000}], **_route()}
+                {"match": [{"destinationSubnets": ["198.18.0.0/40"], "port": 70000}], **_route()}
             ],
         },
         [
@@ -962,7 +962,7 @@ CASES: list[tuple[str, str, dict[str, Any], list[tuple[str, str]], list[tuple[st
         "ServiceEntry",
         {
             "hosts": ["a.com"],
-            "addresses": ["10.0.0.1"],
+            "addresses": ["198.18.0.1"],
             "ports": [{"number": 80, "name": "http", "protocol": "HTTP", "targetPort": 8080}],
         },
         [],

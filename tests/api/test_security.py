@@ -59,8 +59,8 @@ AP_VALID: list[tuple[str, dict[str, Any]]] = [
                                 "notRequestPrincipals": ["iss/*"],
                                 "namespaces": ["prod*"],
                                 "notNamespaces": ["test"],
-                                "ipBlocks": ["10.0.0.0/8", "192.168.1.1", "2001:db8::/32"],
-                                "notIpBlocks": ["10.1.0.0/16"],
+                                "ipBlocks": ["198.18.0.0/15", "198.19.1.1", "2001:db8::/32"],
+                                "notIpBlocks": ["198.19.0.0/16"],
                                 "remoteIpBlocks": ["203.0.113.4"],
                                 "notRemoteIpBlocks": ["::1"],
                                 "trustDomains": ["cluster.local"],
@@ -95,7 +95,7 @@ AP_VALID: list[tuple[str, dict[str, Any]]] = [
                         {"key": "source.serviceAccount", "values": ["ns/sa"]},
                         {"key": "request.auth.principal", "values": ["iss/sub"]},
                         {"key": "request.auth.presenter", "values": ["client"]},
-                        {"key": "destination.ip", "values": ["10.0.0.1"]},
+                        {"key": "destination.ip", "values": ["198.18.0.1"]},
                     ],
                 }
             ]
@@ -240,9 +240,9 @@ AP_INVALID: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     (
         "bad-cidr",
-        {"rules": [{"from": [{"source": {"notRemoteIpBlocks": ["10.0.0.0/99"]}}]}]},
+        {"rules": [{"from": [{"source": {"notRemoteIpBlocks": ["198.18.0.0/99"]}}]}]},
         "spec.rules[0].from[0].source.notRemoteIpBlocks[0]",
-        "bad CIDR range (10.0.0.0/99)",
+        "bad CIDR range (198.18.0.0/99)",
     ),
     (
         "sa-with-namespaces",

@@ -29,7 +29,7 @@ def push_of(text: str) -> PushContext:
 def proxy(
     ns: str, labels: dict[str, str] | None = None, typ: ProxyType = ProxyType.SIDECAR
 ) -> Proxy:
-    return Proxy(typ, ("10.0.0.1",), f"p.{ns}", f"{ns}.svc.cluster.local", ns, labels or {})
+    return Proxy(typ, ("198.18.0.1",), f"p.{ns}", f"{ns}.svc.cluster.local", ns, labels or {})
 
 
 def svc(name: str, ns: str) -> str:
@@ -37,7 +37,7 @@ def svc(name: str, ns: str) -> str:
 apiVersion: v1
 kind: Service
 metadata: {{name: {name}, namespace: {ns}}}
-spec: {{clusterIP: 10.96.0.1, ports: [{{name: http, port: 80}}]}}
+spec: {{clusterIP: 198.18.0.1, ports: [{{name: http, port: 80}}]}}
 ---
 """
 
@@ -184,7 +184,7 @@ def test_service_visibility_and_sidecar_egress() -> None:
 apiVersion: v1
 kind: Service
 metadata: {name: hidden, namespace: backend, annotations: {networking.istio.io/exportTo: "."}}
-spec: {clusterIP: 10.96.0.9, ports: [{name: http, port: 80}]}
+spec: {clusterIP: 198.18.0.9, ports: [{name: http, port: 80}]}
 ---
 apiVersion: networking.istio.io/v1
 kind: Sidecar

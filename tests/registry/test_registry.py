@@ -22,7 +22,7 @@ apiVersion: v1
 kind: Service
 metadata: {name: reviews, namespace: bookinfo, annotations: {networking.istio.io/exportTo: "., istio-system"}}
 spec:
-  clusterIP: 10.96.0.12
+  clusterIP: 198.18.0.12
   selector: {app: reviews}
   ports:
   - {name: http, port: 9080, targetPort: 9080}
@@ -37,7 +37,7 @@ metadata:
 spec:
   serviceAccountName: bookinfo-reviews
   containers: [{name: app, image: x, ports: [{name: api, containerPort: 19090}]}]
-status: {podIP: 10.1.0.13}
+status: {podIP: 198.19.0.13}
 ---
 """
 
@@ -46,8 +46,8 @@ apiVersion: v1
 kind: Endpoints
 metadata: {name: reviews, namespace: bookinfo}
 subsets:
-- addresses: [{ip: 10.1.0.13, targetRef: {kind: Pod, name: reviews-v2, namespace: bookinfo}}]
-  notReadyAddresses: [{ip: 10.1.0.99}]
+- addresses: [{ip: 198.19.0.13, targetRef: {kind: Pod, name: reviews-v2, namespace: bookinfo}}]
+  notReadyAddresses: [{ip: 198.19.0.99}]
   ports: [{name: http, port: 9080}, {name: grpc-api, port: 19090}]
 """
 
@@ -58,9 +58,9 @@ metadata: {name: reviews-x1, namespace: bookinfo, labels: {kubernetes.io/service
 addressType: IPv4
 ports: [{name: http, port: 9080}, {name: grpc-api, port: 19090}]
 endpoints:
-- addresses: [10.1.0.13]
+- addresses: [198.19.0.13]
   targetRef: {kind: Pod, name: reviews-v2, namespace: bookinfo}
-- addresses: [10.1.0.99]
+- addresses: [198.19.0.99]
   conditions: {ready: false}
 """
 
@@ -69,7 +69,7 @@ def test_kube_service_fields() -> None:
     reg = registry(SERVICE)
     (svc,) = reg.services
     assert svc.hostname == "reviews.bookinfo.svc.cluster.local"
-    assert (svc.namespace, svc.name, svc.addresses) == ("bookinfo", "reviews", ("10.96.0.12",))
+    assert (svc.namespace, svc.name, svc.addresses) == ("bookinfo", "reviews", ("198.18.0.12",))
     assert svc.resolution is Resolution.CLIENT_SIDE_LB
     assert [(p.name, p.port, p.protocol, p.target_port) for p in svc.ports] == [
         ("http", 9080, Protocol.HTTP, 9080),
@@ -88,8 +88,8 @@ def test_endpoints(source: str) -> None:
     eps = reg.service_endpoints(svc)
     healthy = [e for e in eps if e.healthy]
     assert [(e.address, e.port, e.service_port, e.service_port_name) for e in healthy] == [
-        ("10.1.0.13", 9080, 9080, "http"),
-        ("10.1.0.13", 19090, 9090, "grpc-api"),
+        ("198.19.0.13", 9080, 9080, "http"),
+        ("198.19.0.13", 19090, 9090, "grpc-api"),
     ]
     e = healthy[0]
     assert e.labels["version"] == "v2"
@@ -97,13 +97,13 @@ def test_endpoints(source: str) -> None:
     assert e.tls_mode == "istio"
     assert e.locality == "us/east/a"
     unhealthy = [e.address for e in eps if not e.healthy]
-    assert unhealthy == ([] if not source else ["10.1.0.99", "10.1.0.99"])
+    assert unhealthy == ([] if not source else ["198.19.0.99", "198.19.0.99"])
 
 
 def test_slice_wins_over_endpoints() -> None:
-    reg = registry(SERVICE + ENDPOINTS.replace("10.1.0.13", "10.1.0.50") + "---\n" + SLICE)
+    reg = registry(SERVICE + ENDPOINTS.replace("198.19.0.13", "198.19.0.50") + "---\n" + SLICE)
     (svc,) = reg.services
-    assert {e.address for e in reg.service_endpoints(svc) if e.healthy} == {"10.1.0.13"}
+    assert {e.address for e in reg.service_endpoints(svc) if e.healthy} == {"198.19.0.13"}
 
 
 def test_headless_and_external_name() -> None:
@@ -144,12 +144,12 @@ def test_service_entry_and_workload_entry() -> None:
         apiVersion: networking.istio.io/v1
         kind: WorkloadEntry
         metadata: {name: vm-1, namespace: ns1}
-        spec: {address: 10.2.0.5, labels: {app: vm, version: v1}, serviceAccount: vm, weight: 2}
+        spec: {address: 198.18.0.5, labels: {app: vm, version: v1}, serviceAccount: vm, weight: 2}
         ---
         apiVersion: networking.istio.io/v1
         kind: WorkloadEntry
         metadata: {name: vm-other-ns, namespace: ns2}
-        spec: {address: 10.2.0.6, labels: {app: vm}}
+        spec: {address: 198.18.0.6, labels: {app: vm}}
         ---
         apiVersion: networking.istio.io/v1
         kind: ServiceEntry
@@ -173,7 +173,7 @@ def test_service_entry_and_workload_entry() -> None:
     )
     assert vm.export_to == frozenset({"."})
     (ep,) = reg.service_endpoints(vm)
-    assert (ep.address, ep.port, ep.weight, ep.service_account) == ("10.2.0.5", 9090, 2, "vm")
+    assert (ep.address, ep.port, ep.weight, ep.service_account) == ("198.18.0.5", 9090, 2, "vm")
     ext = reg.services[2]
     assert (ext.resolution, ext.mesh_external, ext.ports[0].protocol) == (
         Resolution.DNS,

@@ -21,8 +21,8 @@ from lateen.server import CDS, EDS, LDS, RDS, XdsServer
 from lateen.testing.clock import FakeClock
 from lateen.xds import Resource
 
-NODE = "sidecar~10.0.0.1~a.default~default.svc.cluster.local"
-NODE_B = "sidecar~10.0.0.2~b.default~default.svc.cluster.local"
+NODE = "sidecar~198.18.0.1~a.default~default.svc.cluster.local"
+NODE_B = "sidecar~198.18.0.2~b.default~default.svc.cluster.local"
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ def static_bootstrap(data: dict[str, Any]) -> dict[str, Any]:
         listeners.append(lis)
     return {
         "node": {
-            "id": "sidecar~10.0.0.1~test.default~default.svc.cluster.local",
+            "id": "sidecar~198.18.0.1~test.default~default.svc.cluster.local",
             "cluster": "test",
         },
         "static_resources": {"clusters": clusters, "listeners": listeners},

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from lateen.api import load_yaml
 from lateen.api.networking import HTTPMatchRequest
 from lateen.model import (
     FULL_PUSH,
@@ -28,7 +29,7 @@ def test_names() -> None:
     assert names.inbound_cluster_name(9080) == "inbound|9080||"
     assert names.parse_cluster_name("outbound|9080||a.b") == ("outbound", 9080, "", "a.b")
     assert names.parse_cluster_name("BlackHoleCluster") is None
-    assert names.listener_name("10.96.0.1", 3306) == "10.96.0.1_3306"
+    assert names.listener_name("198.18.0.1", 3306) == "198.18.0.1_3306"
     assert (
         names.sni_name(9080, "v1", "r.default.svc.cluster.local")
         == "outbound_.9080_.v1_.r.default.svc.cluster.local"
@@ -108,7 +109,7 @@ def test_generator_contract() -> None:
         [names.CLUSTER_TYPE, names.ENDPOINT_TYPE, names.LISTENER_TYPE, names.ROUTE_TYPE]
     )
     proxy = Proxy(
-        ProxyType.SIDECAR, ("10.0.0.1",), "a.default", "default.svc.cluster.local", "default"
+        ProxyType.SIDECAR, ("198.18.0.1",), "a.default", "default.svc.cluster.local", "default"
     )
     eds_only = PushRequest(full=False, reasons=frozenset({TriggerReason.ENDPOINT}))
     for url, gen in gens.items():
@@ -117,14 +118,29 @@ def test_generator_contract() -> None:
         assert gen.needs_push(proxy, eds_only) is (url == names.ENDPOINT_TYPE)
     push = build_push_context([], MeshConfig(), version="1")
     other = Proxy(
-        ProxyType.SIDECAR, ("10.0.0.2",), "b.default", "default.svc.cluster.local", "default"
+        ProxyType.SIDECAR, ("198.18.0.2",), "b.default", "default.svc.cluster.local", "default"
     )
     assert gens[names.ROUTE_TYPE].cache_key(proxy, push) == gens[names.ROUTE_TYPE].cache_key(
         other, push
     )
-    assert gens[names.CLUSTER_TYPE].cache_key(proxy, push) != gens[names.CLUSTER_TYPE].cache_key(
-        other, push
+    # replicas without service instances share CDS/LDS; a proxy that is an endpoint of a
+    # service (so it has inbound clusters and listeners) gets its own key
+    cds = gens[names.CLUSTER_TYPE]
+    assert cds.cache_key(proxy, push) == cds.cache_key(other, push)
+    with_instance = build_push_context(
+        load_yaml(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: default}\n"
+            "spec: {ports: [{name: http, port: 80}]}\n---\n"
+            "apiVersion: v1\nkind: Endpoints\nmetadata: {name: a, namespace: default}\n"
+            f"subsets: [{{addresses: [{{ip: '{proxy.ip}'}}], ports: [{{name: http, port: 8080}}]}}]\n"
+        ).objects,
+        MeshConfig(),
+        version="2",
     )
+    assert cds.cache_key(proxy, with_instance) != cds.cache_key(other, with_instance)
+    assert [r.name for r in cds.generate(proxy, with_instance) if r.name.startswith("inbound")] == [
+        "inbound|8080||"
+    ]
     listeners = [r.name for r in gens[names.LISTENER_TYPE].generate(proxy, push)]
     assert listeners == ["virtualInbound", "virtualOutbound"]
     clusters = [r.name for r in gens[names.CLUSTER_TYPE].generate(proxy, push)]

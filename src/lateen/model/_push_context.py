@@ -65,6 +65,10 @@ class PushContext:
     )
     _dr_local: Mapping[str, _DRScope] = field(default_factory=lambda: MappingProxyType({}))
     _dr_exported: Mapping[str, _DRScope] = field(default_factory=lambda: MappingProxyType({}))
+    # endpoint address -> (service order, service, endpoint) of in-mesh services
+    _instances_by_address: Mapping[str, tuple[tuple[int, Service, Endpoint], ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     # ---- services -------------------------------------------------------------------------
 
@@ -90,6 +94,15 @@ class PushContext:
 
     def endpoints(self, service: Service, port: int | None = None) -> tuple[Endpoint, ...]:
         return self.registry.service_endpoints(service, port)
+
+    def instances_at(self, addresses: Iterable[str]) -> tuple[tuple[Service, Endpoint], ...]:
+        """The (service, endpoint) pairs of in-mesh services whose endpoint address is one of
+        ``addresses``, in service order: the workload's own service instances."""
+        found = sorted(
+            (i for a in set(addresses) for i in self._instances_by_address.get(a, ())),
+            key=lambda i: i[0],
+        )
+        return tuple((svc, ep) for _, svc, ep in found)
 
     def services_for_proxy(self, proxy: Proxy) -> tuple[Service, ...]:
         """Services the proxy sees: exported to its namespace and, when a Sidecar with egress
@@ -293,6 +306,13 @@ def build_push_context(
         key=lambda o: (o.group, o.kind, o.namespace, o.name),
     )
 
+    instances: dict[str, list[tuple[int, Service, Endpoint]]] = defaultdict(list)
+    for order, svc in enumerate(registry.services):
+        if svc.mesh_external:
+            continue
+        for ep in registry.service_endpoints(svc):
+            instances[ep.address].append((order, svc, ep))
+
     def freeze(d: Mapping[str, list[Any]]) -> Mapping[str, tuple[Any, ...]]:
         return MappingProxyType({k: tuple(v) for k, v in d.items()})
 
@@ -310,6 +330,7 @@ def build_push_context(
         configs=tuple(all_istio),
         _services_by_host=freeze(services_by_host),
         _vs_by_gateway=freeze(vs_by_gateway),
+        _instances_by_address=freeze(instances),
         _dr_local=MappingProxyType(
             {ns: _DRScope(MappingProxyType(d)) for ns, d in dr_local.items()}
         ),

@@ -9,7 +9,7 @@ YAML plus one header document that describes the proxy under test::
 
     kind: TestProxy
     type: sidecar            # sidecar | router
-    ip: 10.1.0.10            # INSTANCE_IPS, comma separated allowed
+    ip: 198.19.0.10            # INSTANCE_IPS, comma separated allowed
     id: productpage-v1.default   # POD.NS (default: test.<namespace>)
     namespace: default
     labels: {app: productpage, version: v1}
@@ -110,7 +110,7 @@ class XdsCase:
 
 def _proxy(doc: Mapping[str, Any]) -> Proxy:
     ns = str(doc.get("namespace") or "default")
-    ips = tuple(x.strip() for x in str(doc.get("ip") or "10.0.0.1").split(",") if x.strip())
+    ips = tuple(x.strip() for x in str(doc.get("ip") or "198.18.0.1").split(",") if x.strip())
     return Proxy(
         type=ProxyType(str(doc.get("type") or "sidecar")),
         ip_addresses=ips,

@@ -2,7 +2,7 @@
 
 One :class:`XdsClient` is one ADS stream of one simulated proxy::
 
-    async with XdsClient("127.0.0.1:15010", "sidecar~10.0.0.1~a.default~default.svc.cluster.local") as c:
+    async with XdsClient("127.0.0.1:15010", "sidecar~198.18.0.1~a.default~default.svc.cluster.local") as c:
         await c.subscribe(CDS)                 # wildcard
         resp = await c.recv()                  # decoded resources, ACKed automatically
         c.resources(CDS)["outbound|80||a.default.svc.cluster.local"]

@@ -44,15 +44,10 @@ def inbound_ports(proxy: Proxy, push: PushContext) -> tuple[InboundPort, ...]:
     if proxy.type is not ProxyType.SIDECAR:
         return ()
     found: dict[int, InboundPort] = {}
-    ips = set(proxy.ip_addresses)
-    for svc in push.services:
-        if svc.mesh_external:
-            continue
-        for ep in push.endpoints(svc):
-            if ep.address in ips:
-                sp = svc.port(ep.service_port)
-                if sp is not None and sp.protocol is not Protocol.UDP and ep.port not in found:
-                    found[ep.port] = InboundPort(ep.port, sp.protocol, svc, sp)
+    for svc, ep in push.instances_at(proxy.ip_addresses):
+        sp = svc.port(ep.service_port)
+        if sp is not None and sp.protocol is not Protocol.UDP and ep.port not in found:
+            found[ep.port] = InboundPort(ep.port, sp.protocol, svc, sp)
     if not found:
         for svc in push.services:
             if (
@@ -80,7 +75,13 @@ def proxy_cache_key(proxy: Proxy, push: PushContext, *, with_addresses: bool) ->
         tuple(sorted(proxy.labels.items())),
     )
     if with_addresses:
-        key += (proxy.ip_addresses, str(proxy.metadata.get("INBOUND_ADDRESS", "")))
+        # the output depends on the proxy's addresses only through its inbound ports, so
+        # replicas of one workload (same labels, same ports) share one generation
+        inbound = tuple(
+            (p.port, p.protocol, p.service.hostname, p.service_port.port)
+            for p in inbound_ports(proxy, push)
+        )
+        key += (inbound, str(proxy.metadata.get("INBOUND_ADDRESS", "")))
     return key
 
 
