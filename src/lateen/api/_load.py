@@ -105,6 +105,27 @@ def _yaml_error(e: yaml.YAMLError) -> str:
     return f"invalid YAML{where}: {problem}"
 
 
+def _without_unknown_fields(raw: Mapping[str, Any], err: pydantic.ValidationError) -> Any:
+    """A deep copy of ``raw`` without the fields ``err`` reports as unknown, or None when it
+    reports any other kind of error."""
+    import copy
+
+    errors = err.errors(include_url=False)
+    if any(e["type"] != "extra_forbidden" for e in errors):
+        return None
+    out: Any = copy.deepcopy(dict(raw))
+    for e in errors:
+        node = out
+        *parents, leaf = e["loc"]
+        try:
+            for part in parents:
+                node = node[part]
+            del node[leaf]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return out
+
+
 def _iter_docs(text: str) -> Iterator[Any]:
     yield from yaml.load_all(text, Loader=_Loader)
 
@@ -194,11 +215,20 @@ def parse_object(
         if not isinstance(raw_spec, Mapping):
             ctx.error("spec", "must be an object")
             return None, info, ctx.diagnostics
+        model = info.model()
         try:
-            spec = info.model().model_validate(raw_spec)
+            spec = model.model_validate(raw_spec)
         except pydantic.ValidationError as e:
             ctx.diagnostics.extend(pydantic_diagnostics("spec", e))
-            return None, info, ctx.diagnostics
+            # Unknown fields alone do not stop the semantic checks: validate the rest too, so
+            # that every error of the object is reported at once.
+            stripped = _without_unknown_fields(raw_spec, e)
+            if stripped is None:
+                return None, info, ctx.diagnostics
+            try:
+                spec = model.model_validate(stripped)
+            except pydantic.ValidationError:
+                return None, info, ctx.diagnostics
         validator = info.validator()
         if validator is not None:
             validator(spec, ctx)
