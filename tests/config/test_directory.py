@@ -145,3 +145,34 @@ async def test_watch_picks_up_added_edited_and_deleted_files(tmp_path: Path) -> 
         stop.set()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(task, 5)
+
+
+async def test_several_roots_files_and_folders_are_loaded_and_watched(tmp_path: Path) -> None:
+    folder = tmp_path / "platform"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(SVC.format(name="one", port=80))
+    single = tmp_path / "extra" / "gw.yaml"
+    single.parent.mkdir()
+    single.write_text(SVC.format(name="two", port=81))
+    (single.parent / "ignored.yaml").write_text(SVC.format(name="three", port=82))
+    store = DirectoryStore([folder, single])
+    store.load()
+    assert sorted(k.name for k in store.snapshot()) == ["one", "two"]
+    changed = asyncio.Event()
+    store.subscribe(lambda events: changed.set())
+    stop = asyncio.Event()
+    task = asyncio.create_task(store.run(stop))
+    try:
+        await asyncio.sleep(0.3)
+        (single.parent / "ignored.yaml").write_text(SVC.format(name="three", port=83))
+        tmp = single.parent / ".gw.tmp"
+        tmp.write_text(SVC.format(name="two", port=91))
+        tmp.replace(single)  # replaced by rename, as editors do
+        await asyncio.wait_for(changed.wait(), 5)
+        svc = store.get(svc_key("two"))
+        assert svc is not None and svc.spec["spec"]["ports"][0]["port"] == 91
+        assert store.get(svc_key("three")) is None
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(task, 5)

@@ -19,8 +19,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         description="Serve Envoy config over ADS (SotW and Delta) from the Istio and Kubernetes "
         "objects under --config-dir; changes to the files are picked up live.",
     )
-    p.add_argument("--config-dir", required=True, type=Path, metavar="DIR",
-                   help="directory (or file) of Istio config and Kubernetes Service/Endpoints YAML")
+    p.add_argument("--config-dir", required=True, type=Path, metavar="DIR", action="append",
+                   help="directory (or file) of Istio config and Kubernetes Service/Endpoints "
+                   "YAML; repeatable")
     p.add_argument("--xds-port", type=int, default=15010, help="plaintext xDS port (default 15010)")
     p.add_argument("--monitoring-port", type=int, default=15014,
                    help="port for /metrics and /debug/* (default 15014)")
@@ -37,11 +38,12 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if not args.config_dir.exists():
-        print(f"lateen discovery: --config-dir {args.config_dir}: no such file or directory")
-        return 2
+    for d in args.config_dir:
+        if not d.exists():
+            print(f"lateen discovery: --config-dir {d}: no such file or directory")
+            return 2
     opts = DiscoveryOptions(
-        config_dir=args.config_dir,
+        config_dirs=tuple(args.config_dir),
         xds_port=args.xds_port,
         monitoring_port=args.monitoring_port,
         listen_address=args.listen_address,

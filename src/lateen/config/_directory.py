@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from lateen.api._load import LoadError, load_yaml
@@ -40,18 +40,19 @@ def is_config_file(path: Path, root: Path) -> bool:
 
 
 class DirectoryStore(_SnapshotStore):
-    """Config objects from the files under ``root``; :meth:`run` watches for changes."""
+    """Config objects from the files under ``root`` (a directory or a single file, or a
+    list of them); :meth:`run` watches for changes."""
 
     def __init__(
         self,
-        root: Path,
+        root: Path | Sequence[Path],
         *,
         default_namespace: str = "default",
         root_namespace: str = "istio-system",
         on_error: Callable[[LoadError], None] | None = None,
     ) -> None:
         super().__init__()
-        self.root = root
+        self.roots: tuple[Path, ...] = (root,) if isinstance(root, Path) else tuple(root)
         self._default_namespace = default_namespace
         self._root_namespace = root_namespace
         self._by_file: dict[Path, dict[ConfigKey, ConfigObject]] = {}
@@ -61,10 +62,21 @@ class DirectoryStore(_SnapshotStore):
 
     # -- loading ---------------------------------------------------------------------------
 
+    @property
+    def root(self) -> Path:
+        return self.roots[0]
+
     def _files(self) -> list[Path]:
-        if self.root.is_file():
-            return [self.root]
-        return sorted(p for p in self.root.rglob("*") if p.is_file() and is_config_file(p, self.root))
+        files: set[Path] = set()
+        for root in self.roots:
+            if root.is_file():
+                files.add(root)
+            elif root.is_dir():
+                files.update(p for p in root.rglob("*") if p.is_file() and is_config_file(p, root))
+        return sorted(files)
+
+    def _is_ours(self, path: Path) -> bool:
+        return any(path == root or is_config_file(path, root) for root in self.roots)
 
     def _display(self, path: Path) -> str:
         return str(path)
@@ -149,7 +161,7 @@ class DirectoryStore(_SnapshotStore):
     def reload(self, paths: Iterable[Path]) -> list[ConfigEvent]:
         """Reload only the given files (changed, added or deleted)."""
         for path in sorted(set(paths)):
-            if path.exists() and path.is_file() and (path == self.root or is_config_file(path, self.root)):
+            if path.exists() and path.is_file() and self._is_ours(path):
                 self._load_file(path)
             elif not path.exists():
                 self._by_file.pop(path, None)
@@ -167,8 +179,13 @@ class DirectoryStore(_SnapshotStore):
         """Watch the directory and reload changed files until ``stop`` is set."""
         from watchfiles import awatch
 
-        async for changes in awatch(self.root, stop_event=stop, debounce=50, step=20, recursive=True):
-            paths = [Path(p) for _, p in changes]
+        # a file root is watched through its folder: editors and tools replace files by
+        # renaming, which a watch on the file itself would not follow
+        watched = sorted({r.parent if r.is_file() else r for r in self.roots})
+        async for changes in awatch(*watched, stop_event=stop, debounce=50, step=20, recursive=True):
+            paths = [p for p in (Path(c) for _, c in changes) if self._is_ours(p) or not p.exists()]
+            if not paths:
+                continue
             try:
                 self.reload(paths)
             except Exception:  # never let a bad file stop the watcher

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class DiscoveryOptions:
-    config_dir: Path
+    config_dirs: tuple[Path, ...]
     xds_port: int = 15010
     monitoring_port: int = 15014
     listen_address: str = "127.0.0.1"
@@ -28,13 +28,13 @@ class DiscoveryOptions:
 
 async def serve(opts: DiscoveryOptions) -> None:
     """Load the directory, serve xDS and monitoring, watch for changes; stop on SIGINT/SIGTERM."""
-    store = DirectoryStore(opts.config_dir)
+    store = DirectoryStore(opts.config_dirs)
     store.load()
     n_errors = sum(len(v) for v in store.errors.values())
     log.info(
         "loaded %d object(s) from %s%s",
         len(store.snapshot()),
-        opts.config_dir,
+        ", ".join(str(d) for d in opts.config_dirs),
         f" ({n_errors} error(s) reported above)" if n_errors else "",
     )
     cp = ControlPlane(
