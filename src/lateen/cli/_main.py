@@ -13,6 +13,7 @@ __all__ = ["main"]
 _COMMANDS: dict[str, str] = {
     "validate": "lateen.cli._validate",
     "discovery": "lateen.cli._discovery",
+    "agent": "lateen.cli._agent",
 }
 
 

@@ -1,0 +1,100 @@
+"""The agent (our pilot-agent, minus SDS): writes the bootstrap, supervises Envoy, serves
+readiness. ``await Agent(options).run()`` until cancelled; cancellation drains Envoy first
+(the status server keeps answering, 503 "draining", until Envoy is gone), then stops."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from lateen.agent._admin import EnvoyAdmin, HttpEnvoyAdmin
+from lateen.agent._bootstrap import BootstrapOptions, ProxyKind, base_id, render_bootstrap
+from lateen.agent._envoy import Clock, EnvoyOptions, EnvoySupervisor, ProcessRunner
+from lateen.agent._envoy_binary import envoy_binary
+from lateen.agent._status import StatusServer
+
+__all__ = ["Agent", "AgentOptions"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentOptions:
+    bootstrap: BootstrapOptions
+    work_dir: Path
+    status_address: str = ""  # default: the pod address
+    log_level: str = "warning"  # Envoy's --log-level
+    envoy_binary: Path | None = None  # default: lateen.agent.envoy_binary()
+    terminate_timeout_s: float = 5.0
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+
+    @property
+    def bootstrap_path(self) -> Path:
+        return self.work_dir / "envoy-rev.json"
+
+    @property
+    def envoy_log_path(self) -> Path:
+        return self.work_dir / "envoy.log"
+
+
+class Agent:
+    def __init__(
+        self,
+        options: AgentOptions,
+        *,
+        runner: ProcessRunner | None = None,
+        clock: Clock | None = None,
+        admin: EnvoyAdmin | None = None,
+    ) -> None:
+        self.options = options
+        b = options.bootstrap
+        self.admin: EnvoyAdmin = admin or HttpEnvoyAdmin(b.resolved_admin_address, b.admin_port)
+        self.envoy = EnvoySupervisor(
+            EnvoyOptions(
+                bootstrap_path=options.bootstrap_path,
+                log_path=options.envoy_log_path,
+                binary=options.envoy_binary or envoy_binary(),
+                base_id=base_id(b),
+                log_level=options.log_level,
+                concurrency=b.concurrency,
+                drain_time_s=max(1, round(b.drain_duration_s)),
+                termination_drain_s=b.termination_drain_duration_s,
+                terminate_timeout_s=options.terminate_timeout_s,
+                drain_inbound_only=b.kind is ProxyKind.SIDECAR,
+                backoff_initial_s=options.backoff_initial_s,
+                backoff_max_s=options.backoff_max_s,
+            ),
+            self.admin,
+            runner=runner,
+            clock=clock,
+        )
+        self.status = StatusServer(
+            self.admin,
+            options.status_address or b.pod_ip,
+            b.status_port,
+            is_draining=lambda: self.envoy.draining,
+        )
+
+    def write_bootstrap(self) -> Path:
+        path = self.options.bootstrap_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(render_bootstrap(self.options.bootstrap), indent=2, sort_keys=True))
+        tmp.replace(path)
+        return path
+
+    async def run(self) -> None:
+        path = self.write_bootstrap()
+        log.info("bootstrap written to %s", path)
+        async with asyncio.TaskGroup() as tg:
+            status = tg.create_task(self.status.run(), name="status-server")
+            try:
+                # in this task, so that cancelling the agent drains Envoy while the status
+                # server still answers; then the status server stops
+                await self.envoy.run()
+            finally:
+                status.cancel()

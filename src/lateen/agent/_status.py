@@ -1,0 +1,129 @@
+"""The agent's status server (``:15021``): ``GET /healthz/ready``.
+
+Readiness follows Istio's agent (``pilot/cmd/pilot-agent/status/ready``): Envoy is ready once
+its CDS and LDS updates were accepted at least once (``update_success > 0`` for both) and
+``/server_info`` says ``LIVE``. After the first success only the ``LIVE`` check is repeated,
+as Istio does. 200 when ready, 503 with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from lateen.agent._admin import EnvoyAdmin
+
+__all__ = ["READY_STATS_PATH", "Readiness", "StatusServer", "parse_readiness_stats", "readiness"]
+
+log = logging.getLogger(__name__)
+
+READY_STATS_PATH = (
+    "/stats?usedonly&filter=^(cluster_manager\\.cds|listener_manager\\.lds)\\.(update_success|update_rejected)$"
+)
+_STAT_LINE = re.compile(r"^(?P<name>[\w.]+):\s*(?P<value>\d+)\s*$", re.M)
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    ready: bool
+    reason: str = ""
+
+
+def parse_readiness_stats(text: str) -> dict[str, int]:
+    return {m.group("name"): int(m.group("value")) for m in _STAT_LINE.finditer(text)}
+
+
+def _server_state(server_info: str) -> str:
+    try:
+        data = json.loads(server_info)
+    except ValueError:
+        return "UNKNOWN"
+    return str(data.get("state", "UNKNOWN")) if isinstance(data, dict) else "UNKNOWN"
+
+
+def readiness(stats_text: str | None, server_info: str) -> Readiness:
+    """Pure: readiness from the admin ``/stats`` text (``None``: skip the stats check, Envoy
+    was ready before) and the ``/server_info`` JSON."""
+    if stats_text is not None:
+        stats = parse_readiness_stats(stats_text)
+        cds_ok = stats.get("cluster_manager.cds.update_success", 0)
+        cds_bad = stats.get("cluster_manager.cds.update_rejected", 0)
+        lds_ok = stats.get("listener_manager.lds.update_success", 0)
+        lds_bad = stats.get("listener_manager.lds.update_rejected", 0)
+        if cds_ok == 0 or lds_ok == 0:
+            return Readiness(
+                False,
+                "config not received from XDS server (is the control plane running?): "
+                f"cds updates: {cds_ok} successful, {cds_bad} rejected; "
+                f"lds updates: {lds_ok} successful, {lds_bad} rejected",
+            )
+    state = _server_state(server_info)
+    if state != "LIVE":
+        return Readiness(False, f"server is not live, current state is: {state}")
+    return Readiness(True)
+
+
+class StatusServer:
+    """``async def run()``: serves ``/healthz/ready`` on ``address:port`` until cancelled."""
+
+    def __init__(
+        self,
+        admin: EnvoyAdmin,
+        address: str,
+        port: int = 15021,
+        *,
+        is_draining: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self._admin = admin
+        self.address = address
+        self.port = port
+        self._is_draining = is_draining
+        self._once_ready = False
+
+    async def check(self) -> Readiness:
+        if self._is_draining():
+            return Readiness(False, "envoy is draining")
+        try:
+            stats: str | None = None
+            if not self._once_ready:
+                status, stats = await self._admin.get(READY_STATS_PATH)
+                if status != 200:
+                    return Readiness(False, f"failed to get readiness stats: admin returned {status}")
+            status, info = await self._admin.get("/server_info")
+            if status != 200:
+                return Readiness(False, f"failed to get server info: admin returned {status}")
+        except Exception as e:
+            return Readiness(False, f"envoy admin is not reachable: {e!r}")
+        result = readiness(stats, info)
+        if result.ready:
+            self._once_ready = True
+        return result
+
+    async def _ready(self, request: web.Request) -> web.Response:
+        result = await self.check()
+        if result.ready:
+            return web.Response(status=200, text="")
+        log.debug("not ready: %s", result.reason)
+        return web.Response(status=503, text=result.reason + "\n")
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/healthz/ready", self._ready)
+        return app
+
+    async def run(self) -> None:
+        runner = web.AppRunner(self.app(), access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.address, self.port, reuse_address=True)
+            await site.start()
+            log.info("status server on %s:%d", self.address, self.port)
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()

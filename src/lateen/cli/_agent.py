@@ -1,0 +1,144 @@
+"""``lateen agent``: our pilot-agent. Renders the Envoy bootstrap, runs and supervises Envoy,
+serves ``/healthz/ready``; SIGTERM/SIGINT drain Envoy and stop. Runs next to any process,
+so a sidecar or a gateway can be started by hand."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+from typing import Any
+
+__all__ = ["add_parser", "run"]
+
+
+def _label(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise argparse.ArgumentTypeError(f"{item!r} is not KEY=VALUE")
+        out[k.strip()] = v.strip()
+    return out
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "agent",
+        help="run the proxy agent: Envoy (sidecar or gateway) connected to the control plane",
+        description="Render the Envoy bootstrap, start and supervise Envoy (restart with "
+        "backoff), serve /healthz/ready on the status port; SIGTERM drains Envoy and stops.",
+    )
+    env = os.environ.get
+    p.add_argument("--type", choices=["sidecar", "router"], default="sidecar",
+                   help="proxy type: sidecar (default) or router (gateway)")
+    p.add_argument("--discovery-address", default=env("PILOT_DISCOVERY_ADDRESS", "127.0.0.1:15010"),
+                   metavar="HOST:PORT", help="control plane xDS address (default 127.0.0.1:15010)")
+    p.add_argument("--pod-name", default=env("POD_NAME") or socket.gethostname(),
+                   help="pod name (default $POD_NAME, else the host name)")
+    p.add_argument("--namespace", default=env("POD_NAMESPACE", "default"),
+                   help="pod namespace (default $POD_NAMESPACE, else default)")
+    p.add_argument("--pod-ip", default=env("INSTANCE_IP", "127.0.0.1"),
+                   help="pod address (default $INSTANCE_IP, else 127.0.0.1)")
+    p.add_argument("--labels", type=_label, action="append", default=[], metavar="K=V,K2=V2",
+                   help="pod labels, comma separated; repeatable")
+    p.add_argument("--label", type=_label, action="append", default=[], metavar="K=V",
+                   help="one pod label; repeatable")
+    p.add_argument("--service-account", default=env("SERVICE_ACCOUNT", "default"),
+                   help="service account (default $SERVICE_ACCOUNT, else default)")
+    p.add_argument("--workload-name", default="", help="workload name (default: from the pod name)")
+    p.add_argument("--cluster-id", default="Kubernetes", help="cluster id (default Kubernetes)")
+    p.add_argument("--admin-address", default="",
+                   help="Envoy admin address (default: the pod address if loopback, else 127.0.0.1)")
+    p.add_argument("--admin-port", type=int, default=15000, help="Envoy admin port (default 15000)")
+    p.add_argument("--stats-port", type=int, default=15090,
+                   help="Envoy /stats/prometheus port on the pod address (default 15090)")
+    p.add_argument("--status-port", type=int, default=15021,
+                   help="agent /healthz/ready port on the pod address (default 15021)")
+    p.add_argument("--delta", action="store_true", help="use Delta (incremental) xDS")
+    p.add_argument("--concurrency", type=int, default=2, help="Envoy worker threads (default 2)")
+    p.add_argument("--drain-duration", type=float, default=45.0, metavar="SECONDS",
+                   help="Envoy --drain-time-s (default 45)")
+    p.add_argument("--termination-drain-duration", type=float, default=5.0, metavar="SECONDS",
+                   help="on stop: wait after draining listeners before SIGTERM (default 5)")
+    p.add_argument("--work-dir", default=None, metavar="DIR",
+                   help="where the bootstrap (envoy-rev.json) and envoy.log go (default: a new temp dir)")
+    p.add_argument("--log-level", default="warning",
+                   choices=["trace", "debug", "info", "warning", "error", "critical", "off"],
+                   help="Envoy log level (default warning)")
+    p.add_argument("--agent-log-level", default="info", choices=["debug", "info", "warning", "error"],
+                   help="the agent's own log level (default info)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+    import contextlib
+    import logging
+    import signal
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from lateen.agent import Agent, AgentOptions, BootstrapOptions, ProxyKind
+
+    logging.basicConfig(
+        level=args.agent_log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    labels: dict[str, str] = {}
+    for d in [*args.labels, *args.label]:
+        labels.update(d)
+    work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="lateen-agent-"))
+    opts = AgentOptions(
+        bootstrap=BootstrapOptions(
+            pod_name=args.pod_name,
+            namespace=args.namespace,
+            pod_ip=args.pod_ip,
+            kind=ProxyKind(args.type),
+            labels=labels,
+            service_account=args.service_account,
+            workload_name=args.workload_name,
+            cluster_id=args.cluster_id,
+            discovery_address=args.discovery_address,
+            delta=args.delta,
+            admin_address=args.admin_address,
+            admin_port=args.admin_port,
+            stats_port=args.stats_port,
+            status_port=args.status_port,
+            drain_duration_s=args.drain_duration,
+            termination_drain_duration_s=args.termination_drain_duration,
+            concurrency=args.concurrency,
+        ),
+        work_dir=work_dir,
+        log_level=args.log_level,
+    )
+    try:
+        agent = Agent(opts)
+    except Exception as e:
+        print(f"lateen agent: {e}", file=sys.stderr)
+        return 2
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await agent.run()
+
+    print(f"lateen agent: {opts.bootstrap.kind} {opts.bootstrap.pod_name}.{opts.bootstrap.namespace}, "
+          f"work dir {work_dir}", file=sys.stderr, flush=True)
+    try:
+        asyncio.run(main())
+    except (OSError, ExceptionGroup) as err:
+        errors = err.exceptions if isinstance(err, ExceptionGroup) else (err,)
+        if not all(isinstance(e, OSError) for e in errors):
+            raise
+        for error in errors:
+            print(f"lateen agent: {error}", file=sys.stderr)
+        return 1
+    return 0

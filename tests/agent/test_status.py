@@ -1,0 +1,104 @@
+"""Readiness (``/healthz/ready``) against a fake Envoy admin API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from lateen.agent import Readiness, StatusServer, readiness
+from lateen.agent._status import READY_STATS_PATH
+from lateen.testing.fake_envoy import FakeEnvoyAdmin
+
+LIVE = json.dumps({"state": "LIVE"})
+
+
+def _stats(cds: int, lds: int, cds_rej: int = 0, lds_rej: int = 0) -> str:
+    return (
+        f"cluster_manager.cds.update_rejected: {cds_rej}\n"
+        f"cluster_manager.cds.update_success: {cds}\n"
+        f"listener_manager.lds.update_rejected: {lds_rej}\n"
+        f"listener_manager.lds.update_success: {lds}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("stats", "info", "ready", "reason"),
+    [
+        (_stats(1, 1), LIVE, True, ""),
+        (_stats(3, 2, 1, 0), LIVE, True, ""),
+        ("", LIVE, False, "cds updates: 0 successful, 0 rejected; lds updates: 0 successful, 0 rejected"),
+        (_stats(1, 0), LIVE, False, "lds updates: 0 successful"),
+        (_stats(0, 1, 2, 0), LIVE, False, "cds updates: 0 successful, 2 rejected"),
+        (_stats(1, 1), json.dumps({"state": "INITIALIZING"}), False, "current state is: INITIALIZING"),
+        (_stats(1, 1), json.dumps({"state": "DRAINING"}), False, "current state is: DRAINING"),
+        (_stats(1, 1), "not json", False, "current state is: UNKNOWN"),
+        (None, LIVE, True, ""),  # once ready, only LIVE is checked
+        (None, json.dumps({"state": "PRE_INITIALIZING"}), False, "PRE_INITIALIZING"),
+    ],
+    ids=["ready", "ready-after-a-reject", "nothing", "no-lds", "cds-rejected", "initializing",
+         "draining", "garbage-info", "once-ready", "once-ready-not-live"],
+)
+def test_readiness(stats: str | None, info: str, ready: bool, reason: str) -> None:
+    result = readiness(stats, info)
+    assert result.ready is ready
+    assert reason in result.reason
+    if ready:
+        assert result == Readiness(True)
+
+
+def test_the_stats_query_is_istios() -> None:
+    assert READY_STATS_PATH == (
+        "/stats?usedonly&filter=^(cluster_manager\\.cds|listener_manager\\.lds)\\."
+        "(update_success|update_rejected)$"
+    )
+
+
+async def test_check_walks_envoy_from_down_to_ready() -> None:
+    admin = FakeEnvoyAdmin()
+    status = StatusServer(admin, "127.0.0.1", 0)
+    admin.up = False
+    r = await status.check()
+    assert not r.ready and "not reachable" in r.reason
+    admin.up = True
+    assert "config not received" in (await status.check()).reason
+    admin.set_updates(cds_success=1)
+    assert "lds updates: 0 successful" in (await status.check()).reason
+    admin.set_updates(cds_success=1, lds_success=1)
+    admin.state = "INITIALIZING"
+    assert "INITIALIZING" in (await status.check()).reason
+    admin.state = "LIVE"
+    assert (await status.check()).ready
+    # Envoy restarted: counters reset, but once ready only LIVE matters (as Istio)
+    admin.set_updates()
+    calls = len(admin.calls)
+    assert (await status.check()).ready
+    assert admin.calls[calls:] == [("GET", "/server_info")]
+    admin.up = False
+    assert not (await status.check()).ready
+
+
+async def test_draining_is_not_ready() -> None:
+    admin = FakeEnvoyAdmin()
+    admin.set_updates(1, 1)
+    admin.state = "LIVE"
+    draining = False
+    status = StatusServer(admin, "127.0.0.1", 0, is_draining=lambda: draining)
+    assert (await status.check()).ready
+    draining = True
+    assert (await status.check()) == Readiness(False, "envoy is draining")
+
+
+async def test_http_endpoint() -> None:
+    admin = FakeEnvoyAdmin()
+    status = StatusServer(admin, "127.0.0.1", 0)
+    async with TestClient(TestServer(status.app())) as client:
+        resp = await client.get("/healthz/ready")
+        assert resp.status == 503
+        assert "config not received" in await resp.text()
+        admin.set_updates(1, 1)
+        admin.state = "LIVE"
+        resp = await client.get("/healthz/ready")
+        assert resp.status == 200
+        assert (await client.get("/nope")).status == 404
