@@ -145,3 +145,36 @@ def test_generator_contract() -> None:
     assert listeners == ["virtualInbound", "virtualOutbound"]
     clusters = [r.name for r in gens[names.CLUSTER_TYPE].generate(proxy, push)]
     assert clusters == ["BlackHoleCluster", "InboundPassthroughCluster", "PassthroughCluster"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "shared"),
+    [
+        ("", True),
+        (
+            "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+            "metadata: {name: a, namespace: default}\nspec:\n  hosts: [a]\n  http:\n"
+            "  - match: [{sourceLabels: {app: x}}]\n    route: [{destination: {host: a}}]\n",
+            False,
+        ),
+        (
+            "---\napiVersion: networking.istio.io/v1\nkind: Sidecar\n"
+            "metadata: {name: s, namespace: default}\n"
+            "spec: {workloadSelector: {labels: {app: x}}, egress: [{hosts: ['./*']}]}\n",
+            False,
+        ),
+    ],
+    ids=["no-label-selection", "vs-source-labels", "sidecar-workload-selector"],
+)
+def test_sidecars_share_cache_keys_unless_config_selects_on_labels(extra: str, shared: bool) -> None:
+    svc = (
+        "apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: default}\n"
+        "spec: {ports: [{name: http, port: 80}]}\n"
+    )
+    push = build_push_context(load_yaml(svc + extra).objects, MeshConfig(), version="1")
+    one = Proxy(ProxyType.SIDECAR, ("198.18.0.1",), "a.default", "default.svc.cluster.local",
+                "default", labels={"app": "x"})
+    two = Proxy(ProxyType.SIDECAR, ("198.18.0.2",), "b.default", "default.svc.cluster.local",
+                "default", labels={"app": "y"})
+    for url, gen in default_generators().items():
+        assert (gen.cache_key(one, push) == gen.cache_key(two, push)) is shared, url

@@ -65,6 +65,9 @@ class PushContext:
     )
     _dr_local: Mapping[str, _DRScope] = field(default_factory=lambda: MappingProxyType({}))
     _dr_exported: Mapping[str, _DRScope] = field(default_factory=lambda: MappingProxyType({}))
+    # some config selects workloads by label (Sidecar/DestinationRule/EnvoyFilter
+    # workloadSelector, VirtualService sourceLabels): proxies' output may then differ by labels
+    selects_on_labels: bool = False
     # endpoint address -> (service order, service, endpoint) of in-mesh services
     _instances_by_address: Mapping[str, tuple[tuple[int, Service, Endpoint], ...]] = field(
         default_factory=lambda: MappingProxyType({})
@@ -261,6 +264,17 @@ def _gateway_names(vs: ConfigObject) -> list[str]:
     return out
 
 
+def _selects_on_labels(o: ConfigObject) -> bool:
+    spec = o.spec
+    if getattr(spec, "workload_selector", None) is not None:
+        return True
+    if o.kind == "VirtualService":
+        return any(m.source_labels for h in spec.http for m in h.match) or any(
+            m.source_labels for r in (*spec.tcp, *spec.tls) for m in r.match
+        )
+    return False
+
+
 def build_push_context(
     objects: Iterable[ConfigObject],
     mesh: MeshConfig | None = None,
@@ -331,6 +345,7 @@ def build_push_context(
         _services_by_host=freeze(services_by_host),
         _vs_by_gateway=freeze(vs_by_gateway),
         _instances_by_address=freeze(instances),
+        selects_on_labels=any(_selects_on_labels(o) for o in objs if o.group == _NETWORKING),
         _dr_local=MappingProxyType(
             {ns: _DRScope(MappingProxyType(d)) for ns, d in dr_local.items()}
         ),

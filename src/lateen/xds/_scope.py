@@ -68,11 +68,14 @@ def inbound_ports(proxy: Proxy, push: PushContext) -> tuple[InboundPort, ...]:
 
 def proxy_cache_key(proxy: Proxy, push: PushContext, *, with_addresses: bool) -> tuple[object, ...]:
     """Proxies with equal keys get identical output from the same push."""
+    # labels matter to a sidecar's output only when some config selects on them; gateways
+    # are always selected by label
+    label_sensitive = proxy.type is not ProxyType.SIDECAR or push.selects_on_labels
     key: tuple[object, ...] = (
         push.version,
         proxy.type,
         proxy.namespace,
-        tuple(sorted(proxy.labels.items())),
+        tuple(sorted(proxy.labels.items())) if label_sensitive else None,
     )
     if with_addresses:
         # the output depends on the proxy's addresses only through its inbound ports, so
