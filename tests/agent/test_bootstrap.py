@@ -79,13 +79,13 @@ def test_rendering_is_pure_and_deterministic() -> None:
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [
-        (ProxyKind.SIDECAR, "sidecar~10.0.0.1~web-1.shop~shop.svc.cluster.local"),
-        (ProxyKind.ROUTER, "router~10.0.0.1~web-1.shop~shop.svc.cluster.local"),
+        (ProxyKind.SIDECAR, "sidecar~198.18.0.1~web-1.shop~shop.svc.cluster.local"),
+        (ProxyKind.ROUTER, "router~198.18.0.1~web-1.shop~shop.svc.cluster.local"),
     ],
     ids=["sidecar", "router"],
 )
 def test_node_id(kind: ProxyKind, expected: str) -> None:
-    assert node_id(BootstrapOptions(pod_name="web-1", namespace="shop", pod_ip="10.0.0.1", kind=kind)) == expected
+    assert node_id(BootstrapOptions(pod_name="web-1", namespace="shop", pod_ip="198.18.0.1", kind=kind)) == expected
 
 
 @pytest.mark.parametrize(
@@ -135,7 +135,7 @@ def test_the_control_plane_reads_our_node_as_intended(case: str) -> None:
 
 @pytest.mark.parametrize(
     ("pod_ip", "admin_address", "expected"),
-    [("127.0.0.9", "", "127.0.0.9"), ("10.1.0.3", "", "127.0.0.1"), ("10.1.0.3", "127.0.0.5", "127.0.0.5")],
+    [("127.0.0.9", "", "127.0.0.9"), ("198.19.0.3", "", "127.0.0.1"), ("198.19.0.3", "127.0.0.5", "127.0.0.5")],
     ids=["loopback-pod", "routable-pod", "explicit"],
 )
 def test_admin_binds_the_pods_loopback_address(pod_ip: str, admin_address: str, expected: str) -> None:

@@ -442,8 +442,8 @@ def test_reviews_settings(env: dict[str, str], enabled: bool, color: str, timeou
     [
         ({}, "http://reviews:9080"),
         (
-            {"REVIEWS_HOSTNAME": "10.0.0.1", "REVIEWS_SERVICE_PORT": "19080"},
-            "http://10.0.0.1:19080",
+            {"REVIEWS_HOSTNAME": "198.18.0.1", "REVIEWS_SERVICE_PORT": "19080"},
+            "http://198.18.0.1:19080",
         ),
         (
             {"SERVICES_DOMAIN": "default.svc.cluster.local"},

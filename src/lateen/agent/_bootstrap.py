@@ -148,7 +148,7 @@ def workload_name_from_pod(pod_name: str) -> str:
 
 
 def node_id(opts: BootstrapOptions) -> str:
-    """``sidecar~10.1.0.10~productpage-v1-abc.default~default.svc.cluster.local``."""
+    """``sidecar~198.19.0.10~productpage-v1-abc.default~default.svc.cluster.local``."""
     return f"{opts.kind}~{opts.pod_ip}~{opts.pod_name}.{opts.namespace}~{opts.namespace}.svc.cluster.local"
 
 
