@@ -26,6 +26,7 @@ from xds_server_fakes import NODE
 from lateen.agent import envoy_binary
 from lateen.model import Proxy, PushRequest
 from lateen.server import CDS, LDS, XdsServer
+from lateen.testing.procs import ads_bootstrap
 from lateen.xds import Resource
 
 pytestmark = pytest.mark.e2e
@@ -95,54 +96,15 @@ class _Gen:
 
 
 def _bootstrap(xds_port: int, api_type: str) -> dict[str, Any]:
-    ads = {"ads": {}, "resource_api_version": "V3"}
-    return {
-        "node": {"id": NODE, "cluster": "echo.default", "metadata": {"NAMESPACE": "default"}},
-        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
-        "dynamic_resources": {
-            "ads_config": {
-                "api_type": api_type,
-                "transport_api_version": "V3",
-                "grpc_services": [{"envoy_grpc": {"cluster_name": "xds-grpc"}}],
-            },
-            "cds_config": ads,
-            "lds_config": ads,
-        },
-        "static_resources": {
-            "clusters": [
-                {
-                    "name": "xds-grpc",
-                    "type": "STATIC",
-                    "connect_timeout": "1s",
-                    "typed_extension_protocol_options": {
-                        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                            "explicit_http_config": {"http2_protocol_options": {}},
-                        }
-                    },
-                    "load_assignment": {
-                        "cluster_name": "xds-grpc",
-                        "endpoints": [
-                            {
-                                "lb_endpoints": [
-                                    {
-                                        "endpoint": {
-                                            "address": {
-                                                "socket_address": {
-                                                    "address": "127.0.0.1",
-                                                    "port_value": xds_port,
-                                                }
-                                            }
-                                        }
-                                    }
-                                ]
-                            }
-                        ],
-                    },
-                }
-            ]
-        },
-    }
+    return ads_bootstrap(
+        node_id=NODE,
+        cluster="echo.default",
+        metadata={"NAMESPACE": "default"},
+        xds_address="127.0.0.1",
+        xds_port=xds_port,
+        admin_port=0,
+        delta=api_type == "DELTA_GRPC",
+    )
 
 
 def _get(url: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -108,8 +109,6 @@ def _yaml_error(e: yaml.YAMLError) -> str:
 def _without_unknown_fields(raw: Mapping[str, Any], err: pydantic.ValidationError) -> Any:
     """A deep copy of ``raw`` without the fields ``err`` reports as unknown, or None when it
     reports any other kind of error."""
-    import copy
-
     errors = err.errors(include_url=False)
     if any(e["type"] != "extra_forbidden" for e in errors):
         return None

@@ -17,7 +17,7 @@ from typing import Any, Self
 
 from lateen.agent import envoy_binary
 
-__all__ = ["Processes", "ads_bootstrap", "free_port", "http_get", "wait_for"]
+__all__ = ["Processes", "ads_bootstrap", "free_port", "http_get", "start_envoy", "wait_for"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -173,5 +173,3 @@ def start_envoy(procs: Processes, name: str, bootstrap: dict[str, Any], workdir:
         ],
     )
 
-
-__all__ += ["start_envoy"]
