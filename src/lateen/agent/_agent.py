@@ -31,6 +31,7 @@ class AgentOptions:
     terminate_timeout_s: float = 5.0
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
+    envoy_log: Path | None = None  # default: envoy.log in the work dir
 
     @property
     def bootstrap_path(self) -> Path:
@@ -38,7 +39,7 @@ class AgentOptions:
 
     @property
     def envoy_log_path(self) -> Path:
-        return self.work_dir / "envoy.log"
+        return self.envoy_log or self.work_dir / "envoy.log"
 
 
 class Agent:

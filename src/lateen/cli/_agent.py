@@ -5,11 +5,13 @@ so a sidecar or a gateway can be started by hand."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "istio_meta_from_env", "run"]
 
 
 def _label(text: str) -> dict[str, str]:
@@ -66,12 +68,32 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="on stop: wait after draining listeners before SIGTERM (default 5)")
     p.add_argument("--work-dir", default=None, metavar="DIR",
                    help="where the bootstrap (envoy-rev.json) and envoy.log go (default: a new temp dir)")
+    p.add_argument("--envoy-log", default=None, metavar="FILE",
+                   help="append Envoy's output (its log and the access log on /dev/stdout) to FILE "
+                   "(default: envoy.log in the work dir)")
     p.add_argument("--log-level", default="warning",
                    choices=["trace", "debug", "info", "warning", "error", "critical", "off"],
                    help="Envoy log level (default warning)")
     p.add_argument("--agent-log-level", default="info", choices=["debug", "info", "warning", "error"],
                    help="the agent's own log level (default info)")
     return p
+
+
+def istio_meta_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``ISTIO_META_FOO=bar`` -> node metadata ``FOO: bar``, as Istio's agent does (values
+    that are JSON objects or lists are decoded)."""
+    out: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith("ISTIO_META_") or len(key) == len("ISTIO_META_"):
+            continue
+        decoded: Any = value
+        if value[:1] in "{[":
+            try:
+                decoded = json.loads(value)
+            except ValueError:
+                decoded = value
+        out[key[len("ISTIO_META_"):]] = decoded
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
             drain_duration_s=args.drain_duration,
             termination_drain_duration_s=args.termination_drain_duration,
             concurrency=args.concurrency,
+            extra_metadata=istio_meta_from_env(os.environ),
         ),
+        envoy_log=Path(args.envoy_log) if args.envoy_log else None,
         work_dir=work_dir,
         log_level=args.log_level,
     )

@@ -9,12 +9,25 @@ from collections.abc import Sequence
 
 __all__ = ["main"]
 
-# subcommand -> module defining ``add_parser(subparsers)`` and ``run(args) -> int``
+# subcommand -> module defining ``add_parser(subparsers)`` and ``run(args) -> int``, or
+# ``module:ADD_PARSER:RUN`` when a module holds several subcommands
 _COMMANDS: dict[str, str] = {
     "validate": "lateen.cli._validate",
     "discovery": "lateen.cli._discovery",
     "agent": "lateen.cli._agent",
+    "up": "lateen.cli._up",
+    "down": "lateen.cli._up:add_down_parser:run_down",
+    "status": "lateen.cli._up:add_status_parser:run_status",
+    "apply": "lateen.cli._apply",
+    "delete": "lateen.cli._apply:add_delete_parser:run_delete",
 }
+
+
+def _entry(spec: str) -> tuple[str, str, str]:
+    module, _, rest = spec.partition(":")
+    add, _, run = rest.partition(":")
+    return module, add or "add_parser", run or "run"
+
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,10 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name, module in _COMMANDS.items():
+    for name, spec in _COMMANDS.items():
+        module, add, run = _entry(spec)
         mod = importlib.import_module(module)
-        p = mod.add_parser(sub)
-        p.set_defaults(_module=module, _name=name)
+        p = getattr(mod, add)(sub)
+        p.set_defaults(_module=module, _run=run, _name=name)
     return parser
 
 
@@ -34,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     mod = importlib.import_module(args._module)
-    rc: int = mod.run(args)
+    rc: int = getattr(mod, args._run)(args)
     return rc
 
 

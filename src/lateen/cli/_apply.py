@@ -1,0 +1,107 @@
+"""``lateen apply -f`` / ``lateen delete -f``: change the config of the running mesh.
+
+``apply`` validates everything first; one bad object rejects the whole request with its
+error (file, object, field) and nothing already applied changes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from lateen.cli._common import add_state_dir
+
+__all__ = ["add_delete_parser", "add_parser", "run", "run_delete"]
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--filename", action="append", required=True, metavar="FILE|DIR|-",
+                   help="a YAML file, a directory (searched recursively) or - for stdin; repeatable")
+    add_state_dir(p)
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "apply", help="apply config to the running mesh (validated first; all or nothing)")
+    _common(p)
+    p.add_argument("--dry-run", action="store_true", help="validate and report, change nothing")
+    return p
+
+
+def add_delete_parser(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "delete", help="delete the objects named in the files from the running mesh")
+    _common(p)
+    return p
+
+
+def _documents(names: list[str]) -> list[dict[str, str]] | None:
+    from pathlib import Path
+
+    from lateen.platform.local import MeshError, read_documents
+
+    docs: list[dict[str, str]] = []
+    for name in names:
+        if name == "-":
+            docs.append({"source": "<stdin>", "text": sys.stdin.read()})
+            continue
+        try:
+            docs.extend(read_documents([Path(name)]))
+        except MeshError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return None
+    return docs
+
+
+def _plural(kind: str, group: str) -> str:
+    from lateen.api import by_group_kind
+
+    info = by_group_kind(group, kind)
+    plural = info.plural if info is not None else kind.lower() + "s"
+    return f"{plural}.{group}" if group else plural
+
+
+def _print_results(result: dict[str, Any], suffix: str = "") -> None:
+    for r in result.get("results") or []:
+        ns = r.get("namespace")
+        print(f"{_plural(r['kind'], r['group'])}/{r['name']}{f' ({ns})' if ns else ''} {r['action']}{suffix}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lateen.cli._common import connect_or_fail
+
+    docs = _documents(args.filename)
+    if docs is None:
+        return 1
+    conn = connect_or_fail(args)
+    if conn is None:
+        return 1
+    client, _ = conn
+    status, result = client.apply(docs, dry_run=args.dry_run)
+    if status != 200:
+        for e in result.get("errors") or [str(result)]:
+            print(f"error: {e}", file=sys.stderr)
+        print("nothing was applied", file=sys.stderr)
+        return 1
+    _print_results(result, " (dry run)" if args.dry_run else "")
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    from lateen.cli._common import connect_or_fail
+
+    docs = _documents(args.filename)
+    if docs is None:
+        return 1
+    conn = connect_or_fail(args)
+    if conn is None:
+        return 1
+    client, _ = conn
+    status, result = client.delete(docs)
+    if status != 200:
+        for e in result.get("errors") or [str(result)]:
+            print(f"error: {e}", file=sys.stderr)
+        return 1
+    _print_results(result)
+    missing = [r for r in result.get("results") or [] if r.get("action") != "deleted"]
+    return 1 if missing else 0

@@ -1,0 +1,356 @@
+"""The local mesh: control plane + kubelet + local API in one process (``lateen up``).
+
+Config flows one way: the *config* store holds what was applied (Deployments, Services,
+Istio config...); the *cluster* store is what the control plane sees: the applied config
+except Pod manifests, plus the pods the kubelet runs (with addresses and readiness). The
+API (HTTP over the Unix socket in the state directory) is how ``lateen apply/delete/get/
+status`` reach a running mesh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from lateen.api import ConfigKey, ConfigObject, LoadError, load_yaml, object_to_dict
+from lateen.config import ConfigEvent, MemoryStore
+from lateen.config._directory import is_config_file
+from lateen.platform._controlplane import ControlPlane, ControlPlaneOptions
+from lateen.platform.local._builtin import builtin_objects
+from lateen.platform.local._kubelet import Kubelet, KubeletOptions
+from lateen.platform.local._network import ExplicitNetwork, PodNetwork, loopback_block
+from lateen.platform.local._process import proc_start_time
+from lateen.platform.local._spec import pods_from_objects
+from lateen.platform.local._state import RuntimeInfo, StateDir, kill_recorded
+
+__all__ = ["LocalMesh", "MeshError", "UpOptions", "read_documents"]
+
+log = logging.getLogger(__name__)
+
+_DEFAULT_NS_LABELS = {"default": {"istio-injection": "enabled"}}
+
+
+class MeshError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class UpOptions:
+    state_dir: Path
+    sources: tuple[Path, ...] = ()  # files/directories to start from; empty: resume
+    mode: str = "explicit"
+    ingress_port: int = 8080
+    ingress_address: str = "127.0.0.1"
+    xds_port: int = 15010
+    monitoring_port: int = 15014
+    agent_log_level: str = "info"
+
+
+def read_documents(paths: Iterable[Path]) -> list[dict[str, str]]:
+    """``[{source, text}]`` for every config file under ``paths`` (files, or directories
+    searched recursively), sorted by path within a directory."""
+    docs: list[dict[str, str]] = []
+    for path in paths:
+        path = path.absolute()
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and is_config_file(p, path))
+        elif path.is_file():
+            files = [path]
+        else:
+            raise MeshError(f"{path}: no such file or directory")
+        for f in files:
+            docs.append({"source": str(f), "text": f.read_text()})
+    return docs
+
+
+def _load(docs: Sequence[dict[str, str]]) -> tuple[list[ConfigObject], list[LoadError]]:
+    objects: list[ConfigObject] = []
+    errors: list[LoadError] = []
+    for d in docs:
+        result = load_yaml(d.get("text", ""), d.get("source", ""))
+        objects.extend(result.objects)
+        errors.extend(result.errors)
+    return objects, errors
+
+
+def _error_text(e: LoadError) -> str:
+    return str(e)
+
+
+class LocalMesh:
+    def __init__(self, options: UpOptions, *, network: PodNetwork | None = None) -> None:
+        self.options = options
+        self.state = StateDir(options.state_dir)
+        self.block = loopback_block(str(self.state.root))
+        self.network: PodNetwork = network or ExplicitNetwork(self.block)
+        self.config = MemoryStore()
+        self.cluster = MemoryStore()
+        cp_ip = self.network.control_plane_address()
+        self.control_plane = ControlPlane(
+            self.cluster,
+            ControlPlaneOptions(
+                xds_port=options.xds_port,
+                monitoring_port=options.monitoring_port,
+                listen_address=cp_ip,
+            ),
+        )
+        self.kubelet = Kubelet(
+            self.state,
+            self.network,
+            self.cluster,
+            KubeletOptions(
+                discovery_address=f"{cp_ip}:{options.xds_port}",
+                agent_log_level=options.agent_log_level,
+            ),
+        )
+        self.spec_errors: list[str] = []
+        self.started = asyncio.Event()
+        self.config.subscribe(self._on_config)
+
+    # -- config ------------------------------------------------------------------------------
+
+    def _on_config(self, events: list[ConfigEvent]) -> None:
+        changes: list[ConfigObject] = []
+        deletes: list[ConfigKey] = []
+        for e in events:
+            if e.key.group == "" and e.key.kind == "Pod":
+                continue  # the kubelet publishes pods
+            if e.new is not None:
+                changes.append(e.new)
+            else:
+                deletes.append(e.key)
+        if changes:
+            self.cluster.apply(*changes)
+        if deletes:
+            self.cluster.delete(*deletes)
+        self._desired()
+
+    def _pods(self, objects: Iterable[ConfigObject]) -> tuple[list[Any], list[str]]:
+        return pods_from_objects(
+            objects,
+            base_dir=self.state.root.parent,
+            python=sys.executable,
+            default_namespace_labels=_DEFAULT_NS_LABELS,
+        )
+
+    def _desired(self) -> None:
+        pods, errors = self._pods(self.config.snapshot().values())
+        self.spec_errors = errors
+        for e in errors:
+            log.error("%s", e)
+        self.kubelet.set_desired(pods)
+
+    def _persist(self) -> None:
+        docs = [
+            {"source": o.source, "text": yaml.safe_dump(object_to_dict(o), sort_keys=False)}
+            for o in self.config.snapshot().values()
+            if o.source != "lateen:builtin"
+        ]
+        self.state.write_config(docs)
+
+    def apply_documents(self, docs: Sequence[dict[str, str]], *, dry_run: bool = False) -> dict[str, Any]:
+        """Validate everything first; apply all or nothing. Returns ``{results}`` or ``{errors}``."""
+        objects, errors = _load(docs)
+        if errors:
+            return {"errors": [_error_text(e) for e in errors]}
+        merged = dict(self.config.snapshot())
+        merged.update({o.key: o for o in objects})
+        _, spec_errors = self._pods(merged.values())
+        new_errors = [e for e in spec_errors if e not in self.spec_errors]
+        if new_errors:
+            return {"errors": new_errors}
+        results = []
+        current = self.config.snapshot()
+        for o in objects:
+            old = current.get(o.key)
+            if old is None:
+                action = "created"
+            elif old.spec == o.spec and old.meta == o.meta:
+                action = "unchanged"
+            else:
+                action = "configured"
+            results.append({"kind": o.kind, "group": o.group, "namespace": o.namespace, "name": o.name, "action": action})
+        if not dry_run and objects:
+            self.config.apply(*objects)
+            self._persist()
+        return {"results": results}
+
+    def delete_documents(self, docs: Sequence[dict[str, str]]) -> dict[str, Any]:
+        objects, errors = _load(docs)
+        if errors:
+            return {"errors": [_error_text(e) for e in errors]}
+        results = []
+        keys = []
+        current = self.config.snapshot()
+        for o in objects:
+            found = o.key in current
+            results.append({"kind": o.kind, "group": o.group, "namespace": o.namespace, "name": o.name, "action": "deleted" if found else "not found"})
+            if found:
+                keys.append(o.key)
+        if keys:
+            self.config.delete(*keys)
+            self._persist()
+        return {"results": results}
+
+    def objects(self, group: str | None, kind: str | None, namespace: str | None, name: str | None) -> list[dict[str, Any]]:
+        out = []
+        source = self.cluster if kind == "Pod" and group == "" else self.config
+        for key, o in sorted(source.snapshot().items()):
+            if kind is not None and (key.kind != kind or key.group != (group or "")):
+                continue
+            if namespace is not None and key.namespace != namespace:
+                continue
+            if name is not None and key.name != name:
+                continue
+            out.append(object_to_dict(o))
+        return out
+
+    # -- info ----------------------------------------------------------------------------------
+
+    def info(self) -> RuntimeInfo:
+        cp_ip = self.network.control_plane_address()
+        return RuntimeInfo(
+            pid=os.getpid(),
+            start_time=proc_start_time(os.getpid()) or 0,
+            mode=self.network.mode,
+            state_dir=str(self.state.root),
+            api_socket=str(self.state.api_socket),
+            xds_address=f"{cp_ip}:{self.options.xds_port}",
+            monitoring_address=f"{cp_ip}:{self.control_plane.monitoring_port or self.options.monitoring_port}",
+            ingress_url=f"http://{self.options.ingress_address}:{self.options.ingress_port}",
+            control_plane_ip=cp_ip,
+            started_at=time.time(),
+        )
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "info": _asdict(self.info()),
+            "pods": self.kubelet.statuses(),
+            "all_ready": self.kubelet.all_ready(),
+            "errors": list(self.spec_errors),
+        }
+
+    # -- API -----------------------------------------------------------------------------------
+
+    def _app(self) -> web.Application:
+        routes = web.RouteTableDef()
+
+        @routes.get("/v1/info")
+        async def info(_: web.Request) -> web.Response:
+            return web.json_response(_asdict(self.info()))
+
+        @routes.get("/v1/status")
+        async def status(_: web.Request) -> web.Response:
+            return web.json_response(self.status())
+
+        @routes.get("/v1/pods")
+        async def pods(_: web.Request) -> web.Response:
+            return web.json_response(self.kubelet.statuses())
+
+        @routes.get("/v1/objects")
+        async def objects(req: web.Request) -> web.Response:
+            q = req.query
+            return web.json_response(
+                self.objects(q.get("group"), q.get("kind"), q.get("namespace"), q.get("name"))
+            )
+
+        @routes.post("/v1/apply")
+        async def apply(req: web.Request) -> web.Response:
+            body = await req.json()
+            result = self.apply_documents(body.get("documents") or [], dry_run=bool(body.get("dry_run")))
+            return web.json_response(result, status=400 if "errors" in result else 200)
+
+        @routes.post("/v1/delete")
+        async def delete(req: web.Request) -> web.Response:
+            body = await req.json()
+            result = self.delete_documents(body.get("documents") or [])
+            return web.json_response(result, status=400 if "errors" in result else 200)
+
+        app = web.Application()
+        app.add_routes(routes)
+        return app
+
+    async def _serve_api(self) -> None:
+        sock = self.state.api_socket
+        with contextlib.suppress(FileNotFoundError):
+            sock.unlink()
+        runner = web.AppRunner(self._app(), access_log=None)
+        await runner.setup()
+        site = web.UnixSite(runner, str(sock))
+        try:
+            await site.start()
+            os.chmod(sock, 0o600)
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+            with contextlib.suppress(FileNotFoundError):
+                sock.unlink()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def _initial_documents(self) -> list[dict[str, str]]:
+        if self.options.sources:
+            return read_documents(self.options.sources)
+        return self.state.read_config()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set, then stop every pod and the control plane."""
+        live = self.state.live_runtime()
+        if live is not None and live.pid != os.getpid():
+            raise MeshError(f"a mesh is already running from {self.state.root} (pid {live.pid}); run `lateen down` first")
+        stale = kill_recorded(self.state.read_processes())
+        if stale:
+            log.warning("killed %d process(es) left by a previous run", len(stale))
+        self.state.root.mkdir(parents=True, exist_ok=True)
+        docs = self._initial_documents()
+        objects, errors = _load(docs)
+        if errors:
+            raise MeshError("invalid config:\n" + "\n".join(_error_text(e) for e in errors))
+        user_keys = {o.key for o in objects}
+        builtins = [o for o in builtin_objects(self.options.ingress_address, self.options.ingress_port) if o.key not in user_keys]
+        self.config.apply(*builtins, *objects)
+        self._persist()
+        async with asyncio.TaskGroup() as tg:
+            cp = tg.create_task(self.control_plane.run(), name="control-plane")
+            await self._started(self.control_plane.ready, cp)
+            api = tg.create_task(self._serve_api(), name="api")
+            kubelet = tg.create_task(self.kubelet.run(), name="kubelet")
+            self.state.write_runtime(self.info())
+            self.started.set()
+            await stop.wait()
+            log.info("stopping: %d pod(s)", len(self.kubelet.pods))
+            try:
+                await asyncio.wait_for(self.kubelet.shutdown(), 30)
+            finally:
+                kubelet.cancel()
+                api.cancel()
+                cp.cancel()
+                with contextlib.suppress(FileNotFoundError):
+                    self.state.runtime_file.unlink()
+                self.state.write_processes(self.kubelet.records())
+
+    @staticmethod
+    async def _started(ready: asyncio.Event, task: asyncio.Task[None]) -> None:
+        waiter = asyncio.ensure_future(ready.wait())
+        done, _ = await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            waiter.cancel()
+            task.result()  # raises the control plane's error
+            raise MeshError("the control plane stopped during startup")
+
+
+def _asdict(info: RuntimeInfo) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(info)
