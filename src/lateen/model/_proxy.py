@@ -10,12 +10,36 @@ from typing import Any
 
 from lateen.api._object import EMPTY
 
-__all__ = ["NodeIdError", "Proxy", "ProxyType", "parse_node"]
+__all__ = [
+    "APP_ADDRESS_KEY",
+    "INTERCEPTION_MODE_KEY",
+    "PORT_BINDINGS_KEY",
+    "InterceptionMode",
+    "NodeIdError",
+    "Proxy",
+    "ProxyType",
+    "parse_node",
+]
+
+INTERCEPTION_MODE_KEY = "INTERCEPTION_MODE"  # Istio's node metadata key
+APP_ADDRESS_KEY = "LATEEN_APP_ADDRESS"
+PORT_BINDINGS_KEY = "LATEEN_PORT_BINDINGS"
+DEFAULT_APP_ADDRESS = "127.0.0.1"
 
 
 class ProxyType(StrEnum):
     SIDECAR = "sidecar"
     ROUTER = "router"
+
+
+class InterceptionMode(StrEnum):
+    """How traffic reaches the proxy (Istio's ``INTERCEPTION_MODE``). ``NONE``: nothing is
+    captured; the app uses the proxy explicitly (``HTTP_PROXY``) and the proxy's listeners
+    bind the pod's own address ("explicit" mode)."""
+
+    REDIRECT = "REDIRECT"
+    TPROXY = "TPROXY"
+    NONE = "NONE"
 
 
 class NodeIdError(ValueError):
@@ -50,6 +74,28 @@ class Proxy:
     def ip(self) -> str:
         return self.ip_addresses[0] if self.ip_addresses else ""
 
+    @property
+    def interception_mode(self) -> InterceptionMode:
+        """``INTERCEPTION_MODE`` metadata; absent or unknown values mean ``REDIRECT``, as in
+        Istio."""
+        raw = str(self.metadata.get(INTERCEPTION_MODE_KEY) or "").strip().upper()
+        try:
+            return InterceptionMode(raw)
+        except ValueError:
+            return InterceptionMode.REDIRECT
+
+    @property
+    def app_address(self) -> str:
+        """``LATEEN_APP_ADDRESS``: the address the workload listens on (default 127.0.0.1)."""
+        return str(self.metadata.get(APP_ADDRESS_KEY) or "").strip() or DEFAULT_APP_ADDRESS
+
+    @property
+    def port_bindings(self) -> Mapping[int, tuple[str, int]]:
+        """``LATEEN_PORT_BINDINGS``: listener port -> ``(host, port)`` the listener binds
+        instead, from ``{"8080": "127.0.0.1:18080"}`` (a struct, or its JSON string).
+        Malformed entries are ignored."""
+        return _port_bindings(self.metadata.get(PORT_BINDINGS_KEY))
+
 
 def _labels(raw: Any) -> dict[str, str]:
     if isinstance(raw, str):  # Istio sends LABELS as a struct; tolerate a JSON string too
@@ -60,6 +106,48 @@ def _labels(raw: Any) -> dict[str, str]:
     if not isinstance(raw, Mapping):
         return {}
     return {str(k): str(v) for k, v in raw.items()}
+
+
+def _port_number(raw: Any) -> int | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    text = str(raw).strip()
+    if not text.isdigit():
+        return None
+    port = int(text)
+    return port if 0 < port < 65536 else None
+
+
+def _host_port(raw: Any) -> tuple[str, int] | None:
+    """``"127.0.0.1:18080"`` (or ``"[::1]:18080"``) -> ``("127.0.0.1", 18080)``."""
+    if not isinstance(raw, str):
+        return None
+    host, sep, port_text = raw.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    port = _port_number(port_text)
+    if not sep or not host or port is None:
+        return None
+    return host, port
+
+
+def _port_bindings(raw: Any) -> dict[int, tuple[str, int]]:
+    if isinstance(raw, str):  # a struct on the wire; tolerate a JSON string as for LABELS
+        try:
+            raw = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            return {}
+    if not isinstance(raw, Mapping):
+        return {}
+    out: dict[int, tuple[str, int]] = {}
+    for key, value in raw.items():
+        port = _port_number(key)
+        target = _host_port(value)
+        if port is not None and target is not None:
+            out[port] = target
+    return dict(sorted(out.items()))
 
 
 def parse_node(node_id: str, metadata: Mapping[str, Any] | None = None) -> Proxy:
