@@ -5,21 +5,45 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lateen.model._proxy import Proxy, ProxyType
-from lateen.model._push_context import PushContext
+from lateen.api._object import ConfigObject
+from lateen.model._proxy import InterceptionMode, Proxy, ProxyType
+from lateen.model._push_context import MESH_GATEWAY, PushContext
 from lateen.registry import Protocol, Service, ServicePort, labels_match, parse_protocol
+from lateen.xds import names
 
 __all__ = [
     "GatewayServer",
     "InboundPort",
     "OutboundListenerSpec",
+    "explicit_bind_host",
     "gateway_servers",
     "inbound_ports",
+    "is_explicit",
+    "listener_bind_address",
     "outbound_listener_specs",
     "outbound_services",
     "proxy_cache_key",
     "sidecar_route_ports",
+    "tcp_route_destinations",
 ]
+
+
+def is_explicit(proxy: Proxy) -> bool:
+    """``INTERCEPTION_MODE: NONE``: nothing captures traffic; the app uses the sidecar as its
+    HTTP proxy and the proxy's listeners bind the pod's own address."""
+    return proxy.interception_mode is InterceptionMode.NONE
+
+
+def explicit_bind_host(proxy: Proxy) -> str:
+    """Where an explicit-mode proxy's listeners bind: its (first) IP, else 127.0.0.1 (Istio
+    binds to localhost when nothing is captured)."""
+    return proxy.ip or "127.0.0.1"
+
+
+def listener_bind_address(proxy: Proxy, port: int, default_host: str) -> tuple[str, int]:
+    """The ``(host, port)`` the listener for ``port`` binds: ``LATEEN_PORT_BINDINGS`` when it
+    names the port, else ``(default_host, port)``."""
+    return proxy.port_bindings.get(port) or (default_host, port)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +109,16 @@ def proxy_cache_key(proxy: Proxy, push: PushContext, *, with_addresses: bool) ->
             for p in inbound_ports(proxy, push)
         )
         key += (inbound, str(proxy.metadata.get("INBOUND_ADDRESS", "")))
+    # explicit mode and port bindings make the output depend on the proxy itself: listeners
+    # bind its address (or the bound ones), inbound clusters point at its app address; its
+    # route configurations differ in kind ("15001" instead of per-port). Capture-mode proxies
+    # without bindings keep their shared keys.
+    explicit = is_explicit(proxy)
+    bindings = proxy.port_bindings
+    if explicit or bindings:
+        key += (InterceptionMode.NONE if explicit else None,)
+        if with_addresses:
+            key += (proxy.ip, proxy.app_address if explicit else None, tuple(bindings.items()))
     return key
 
 
@@ -187,3 +221,37 @@ def gateway_servers(proxy: Proxy, push: PushContext) -> dict[int, list[GatewaySe
             )
             out.setdefault(gs.port, []).append(gs)
     return dict(sorted(out.items()))
+
+
+def tcp_route_destinations(
+    vs: ConfigObject, push: PushContext, proxy: Proxy, port: int, gateway: str
+) -> list[tuple[str, int]] | None:
+    """``(cluster, weight)`` of the VirtualService's first ``tcp`` route that applies to
+    ``port`` and ``gateway``; None when none applies."""
+    for tcp in vs.spec.tcp:
+        ok = not tcp.match
+        for m in tcp.match:
+            gws = {
+                g if g == MESH_GATEWAY or "/" in g else f"{vs.namespace}/{g}" for g in m.gateways
+            }
+            if (not m.port or m.port == port) and (not gws or gateway in gws):
+                ok = True
+        if not ok:
+            continue
+        out = []
+        for rd in tcp.route:
+            if rd.destination is None:
+                continue
+            host = push.resolve_host(rd.destination.host, vs.namespace)
+            dport = rd.destination.port.number if rd.destination.port is not None else 0
+            if not dport:
+                svc = push.service_for_host(host, proxy.namespace)
+                dport = svc.ports[0].port if svc is not None and len(svc.ports) == 1 else port
+            weight = rd.weight if rd.weight else (100 if len(tcp.route) == 1 else 0)
+            if weight > 0:
+                out.append(
+                    (names.outbound_cluster_name(dport, rd.destination.subset, host), weight)
+                )
+        if out:
+            return out
+    return None

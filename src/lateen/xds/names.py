@@ -6,6 +6,8 @@ __all__ = [
     "BLACKHOLE_CLUSTER",
     "CLUSTER_TYPE",
     "ENDPOINT_TYPE",
+    "EXPLICIT_PROXY_PORT",
+    "EXPLICIT_PROXY_ROUTE",
     "INBOUND_PASSTHROUGH_CLUSTER",
     "LISTENER_TYPE",
     "PASSTHROUGH_CLUSTER",
@@ -34,6 +36,10 @@ VIRTUAL_OUTBOUND = "virtualOutbound"
 VIRTUAL_INBOUND = "virtualInbound"
 VIRTUAL_OUTBOUND_PORT = 15001
 VIRTUAL_INBOUND_PORT = 15006
+# explicit mode (INTERCEPTION_MODE NONE): the sidecar's HTTP proxy listener ``<ip>_15001`` and
+# its route configuration, named after the port as Istio names an HTTP_PROXY egress listener's
+EXPLICIT_PROXY_PORT = 15001
+EXPLICIT_PROXY_ROUTE = str(EXPLICIT_PROXY_PORT)
 
 
 def outbound_cluster_name(port: int, subset: str, host: str) -> str:

@@ -13,7 +13,7 @@ from lateen.model._proxy import Proxy, ProxyType
 from lateen.model._push_context import PushContext
 from lateen.registry import Protocol, ServicePort, labels_match
 from lateen.xds import names
-from lateen.xds._scope import inbound_ports, outbound_services
+from lateen.xds._scope import inbound_ports, is_explicit, outbound_services
 from lateen.xds._util import duration, socket_address
 from lateen.xds.cluster._configurers import (
     DEFAULT_OUTBOUND_CONFIGURERS,
@@ -21,6 +21,7 @@ from lateen.xds.cluster._configurers import (
     OutboundClusterContext,
     configure_upstream_protocol,
     default_circuit_breakers,
+    original_dst_from_authority,
     static_load_assignment,
 )
 
@@ -103,7 +104,10 @@ def outbound_clusters(
 
 def inbound_address(proxy: Proxy) -> str:
     """Where the sidecar forwards inbound traffic: 127.0.0.1 (metadata ``INBOUND_ADDRESS``
-    overrides it, e.g. for a workload bound to its own loopback address)."""
+    overrides it, e.g. for a workload bound to its own loopback address); in explicit mode
+    the workload's ``LATEEN_APP_ADDRESS`` (default 127.0.0.1)."""
+    if is_explicit(proxy):
+        return proxy.app_address
     return str(proxy.metadata.get("INBOUND_ADDRESS") or "127.0.0.1")
 
 
@@ -135,7 +139,12 @@ def blackhole_cluster(push: PushContext) -> cluster_pb2.Cluster:
     )
 
 
-def passthrough_clusters(push: PushContext) -> list[cluster_pb2.Cluster]:
+def passthrough_clusters(
+    push: PushContext, proxy: Proxy | None = None
+) -> list[cluster_pb2.Cluster]:
+    """PassthroughCluster (ORIGINAL_DST) and InboundPassthroughCluster. For an explicit-mode
+    proxy nothing captures connections, so PassthroughCluster finds the destination in the
+    request's ``:authority`` (``IP:port``; absolute-URL requests and CONNECT carry it)."""
     timeout = duration(push.mesh.connect_timeout)
     outbound = cluster_pb2.Cluster(
         name=names.PASSTHROUGH_CLUSTER,
@@ -144,6 +153,8 @@ def passthrough_clusters(push: PushContext) -> list[cluster_pb2.Cluster]:
         connect_timeout=timeout,
         circuit_breakers=default_circuit_breakers(),
     )
+    if proxy is not None and is_explicit(proxy):
+        original_dst_from_authority(outbound)
     inbound = cluster_pb2.Cluster(
         name=names.INBOUND_PASSTHROUGH_CLUSTER,
         type=cluster_pb2.Cluster.ORIGINAL_DST,
@@ -168,7 +179,7 @@ def build_clusters(
     out.append(blackhole_cluster(push))
     if proxy.type is ProxyType.SIDECAR:
         out.extend(inbound_clusters(proxy, push))
-        out.extend(passthrough_clusters(push))
+        out.extend(passthrough_clusters(push, proxy))
     seen: dict[str, cluster_pb2.Cluster] = {}
     for c in out:
         seen.setdefault(c.name, c)

@@ -22,6 +22,7 @@ from lateen.api._object import ConfigObject
 from lateen.model._proxy import Proxy
 from lateen.model._push_context import PushContext
 from lateen.registry import Endpoint, Protocol, Resolution, Service, ServicePort
+from lateen.xds._scope import is_explicit
 from lateen.xds._util import ads_config_source, duration, filter_metadata, pack, socket_address
 
 __all__ = [
@@ -32,9 +33,11 @@ __all__ = [
     "configure_circuit_breakers",
     "configure_connect_timeout",
     "configure_discovery",
+    "configure_explicit_original_dst",
     "configure_lb_policy",
     "configure_metadata",
     "configure_upstream_protocol",
+    "original_dst_from_authority",
     "static_load_assignment",
 ]
 
@@ -107,6 +110,26 @@ def configure_discovery(c: cluster_pb2.Cluster, ctx: OutboundClusterContext) -> 
         c.lb_policy = cluster_pb2.Cluster.CLUSTER_PROVIDED
 
 
+AUTHORITY_HEADER = ":authority"
+
+
+def original_dst_from_authority(c: cluster_pb2.Cluster) -> None:
+    """An ORIGINAL_DST cluster that takes its destination from the request's ``:authority``
+    (``IP:port``) rather than from a captured connection's original destination."""
+    c.original_dst_lb_config.CopyFrom(
+        cluster_pb2.Cluster.OriginalDstLbConfig(
+            use_http_header=True, http_header_name=AUTHORITY_HEADER
+        )
+    )
+
+
+def configure_explicit_original_dst(c: cluster_pb2.Cluster, ctx: OutboundClusterContext) -> None:
+    """Explicit mode (nothing captured, so no original destination): ORIGINAL_DST clusters
+    (ServiceEntry ``resolution: NONE``) take the destination from ``:authority``."""
+    if c.type == cluster_pb2.Cluster.ORIGINAL_DST and is_explicit(ctx.proxy):
+        original_dst_from_authority(c)
+
+
 def configure_connect_timeout(c: cluster_pb2.Cluster, ctx: OutboundClusterContext) -> None:
     c.connect_timeout.CopyFrom(duration(ctx.push.mesh.connect_timeout))
 
@@ -176,6 +199,7 @@ def configure_metadata(c: cluster_pb2.Cluster, ctx: OutboundClusterContext) -> N
 
 DEFAULT_OUTBOUND_CONFIGURERS: tuple[ClusterConfigurer, ...] = (
     configure_discovery,
+    configure_explicit_original_dst,
     configure_connect_timeout,
     configure_lb_policy,
     configure_circuit_breakers,

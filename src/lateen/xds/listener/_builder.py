@@ -1,5 +1,12 @@
 """LDS: sidecar listeners (virtualOutbound 15001, per-port outbound, virtualInbound 15006) and
-gateway listeners (``0.0.0.0_<port>`` per Gateway server port)."""
+gateway listeners (``0.0.0.0_<port>`` per Gateway server port).
+
+Explicit mode (``INTERCEPTION_MODE: NONE``, nothing captures traffic): a sidecar gets an HTTP
+proxy listener ``<ip>_15001`` (route configuration ``15001``) and one listener ``<ip>_<port>``
+per inbound port, bound on its own address; a gateway's listeners bind its address
+(``<ip>_<port>``). ``LATEEN_PORT_BINDINGS`` moves any of these (and any gateway's listener) to
+another ``host:port``; the listener is then named ``<host>_<port>`` after the logical port.
+A capture-mode sidecar's listeners ignore bindings: capture redirects to 15001/15006."""
 
 from __future__ import annotations
 
@@ -14,17 +21,21 @@ from envoy.extensions.filters.listener.original_dst.v3 import original_dst_pb2
 from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
 from google.protobuf import wrappers_pb2
 
-from lateen.api._object import ConfigObject
 from lateen.model._proxy import Proxy, ProxyType
 from lateen.model._push_context import MESH_GATEWAY, PushContext
 from lateen.registry import Service, ServicePort
 from lateen.xds import names
 from lateen.xds._scope import (
     GatewayServer,
+    InboundPort,
     OutboundListenerSpec,
+    explicit_bind_host,
     gateway_servers,
     inbound_ports,
+    is_explicit,
+    listener_bind_address,
     outbound_listener_specs,
+    tcp_route_destinations,
 )
 from lateen.xds._util import pack, socket_address
 from lateen.xds.listener._hcm import (
@@ -39,6 +50,8 @@ from lateen.xds.route._builder import inbound_route_configuration
 
 __all__ = [
     "build_listeners",
+    "explicit_inbound_listeners",
+    "explicit_proxy_listener",
     "gateway_listeners",
     "outbound_listeners",
     "tcp_proxy_filter",
@@ -108,7 +121,7 @@ def _tcp_filter_for(proxy: Proxy, push: PushContext, svc: Service, sp: ServicePo
     default = names.outbound_cluster_name(sp.port, "", svc.hostname)
     vs = push.virtual_service_for_host(proxy.namespace, svc.hostname, MESH_GATEWAY)
     if vs is not None:
-        dests = _tcp_route_destinations(vs, push, proxy, sp.port, MESH_GATEWAY)
+        dests = tcp_route_destinations(vs, push, proxy, sp.port, MESH_GATEWAY)
         if dests is not None:
             return _tcp_proxy_for_destinations(default, dests)
     return tcp_proxy_filter(default, default)
@@ -118,38 +131,6 @@ def _tcp_proxy_for_destinations(stat_prefix: str, dests: list[tuple[str, int]]) 
     if len(dests) == 1:
         return tcp_proxy_filter(dests[0][0], dests[0][0])
     return tcp_proxy_filter(stat_prefix, weighted=dests)
-
-
-def _tcp_route_destinations(
-    vs: ConfigObject, push: PushContext, proxy: Proxy, port: int, gateway: str
-) -> list[tuple[str, int]] | None:
-    for tcp in vs.spec.tcp:
-        ok = not tcp.match
-        for m in tcp.match:
-            gws = {
-                g if g == MESH_GATEWAY or "/" in g else f"{vs.namespace}/{g}" for g in m.gateways
-            }
-            if (not m.port or m.port == port) and (not gws or gateway in gws):
-                ok = True
-        if not ok:
-            continue
-        out = []
-        for rd in tcp.route:
-            if rd.destination is None:
-                continue
-            host = push.resolve_host(rd.destination.host, vs.namespace)
-            dport = rd.destination.port.number if rd.destination.port is not None else 0
-            if not dport:
-                svc = push.service_for_host(host, proxy.namespace)
-                dport = svc.ports[0].port if svc is not None and len(svc.ports) == 1 else port
-            weight = rd.weight if rd.weight else (100 if len(tcp.route) == 1 else 0)
-            if weight > 0:
-                out.append(
-                    (names.outbound_cluster_name(dport, rd.destination.subset, host), weight)
-                )
-        if out:
-            return out
-    return None
 
 
 def _outbound_listener(
@@ -201,6 +182,52 @@ def outbound_listeners(
     ]
 
 
+def _inbound_filter_chains(
+    proxy: Proxy,
+    push: PushContext,
+    ip: InboundPort,
+    stat_prefix: str,
+    match: lc.FilterChainMatch | None,
+    hcm_configurers: Sequence[HcmConfigurer],
+) -> tuple[list[lc.FilterChain], bool]:
+    """The filter chains of one inbound port, each with ``match`` (None: the listener is the
+    port): HTTP -> HCM with an inline route to ``inbound|<port>||``; TCP -> tcp_proxy;
+    auto-detected -> both, the HTTP one matching the ALPN http_inspector sets. Second value:
+    the port needs http_inspector."""
+    cluster = names.inbound_cluster_name(ip.port)
+    tcp_chain = lc.FilterChain(name=cluster, filters=[tcp_proxy_filter(cluster, cluster)])
+    if match is not None:
+        tcp_chain.filter_chain_match.CopyFrom(match)
+    if not (ip.protocol.is_http or ip.protocol.is_unsupported):
+        return [tcp_chain], False
+    ctx = HcmContext(
+        proxy,
+        push,
+        Direction.INBOUND,
+        ip.port,
+        stat_prefix,
+        inline_route=inbound_route_configuration(ip.port, cluster),
+    )
+    sniff = ip.protocol.is_unsupported
+    http_chain = lc.FilterChain(
+        name=f"{cluster}http" if sniff else cluster, filters=[_hcm_filter(ctx, hcm_configurers)]
+    )
+    if match is not None:
+        http_chain.filter_chain_match.CopyFrom(match)
+    if not sniff:
+        return [http_chain], False
+    http_chain.filter_chain_match.application_protocols.extend(_HTTP_ALPNS)
+    tcp_chain.name = f"{cluster}tcp"
+    return [http_chain, tcp_chain], True
+
+
+def _enable_http_inspector(lis: listener_pb2.Listener) -> None:
+    lis.listener_filters.append(
+        _listener_filter(HTTP_INSPECTOR_FILTER, http_inspector_pb2.HttpInspector())
+    )
+    lis.continue_on_listener_filters_timeout = True
+
+
 def virtual_inbound_listener(
     proxy: Proxy,
     push: PushContext,
@@ -211,37 +238,12 @@ def virtual_inbound_listener(
     chains = []
     sniff = False
     for ip in inbound_ports(proxy, push):
-        cluster = names.inbound_cluster_name(ip.port)
-        stat = f"inbound_0.0.0.0_{ip.port}"
-        tcp = tcp_proxy_filter(cluster, cluster)
         match = lc.FilterChainMatch(destination_port=wrappers_pb2.UInt32Value(value=ip.port))
-        if ip.protocol.is_http or ip.protocol.is_unsupported:
-            ctx = HcmContext(
-                proxy,
-                push,
-                Direction.INBOUND,
-                ip.port,
-                stat,
-                inline_route=inbound_route_configuration(ip.port, cluster),
-            )
-            http_match = lc.FilterChainMatch()
-            http_match.CopyFrom(match)
-            if ip.protocol.is_unsupported:
-                sniff = True
-                http_match.application_protocols.extend(_HTTP_ALPNS)
-            chains.append(
-                lc.FilterChain(
-                    name=f"{cluster}http" if ip.protocol.is_unsupported else cluster,
-                    filter_chain_match=http_match,
-                    filters=[_hcm_filter(ctx, hcm_configurers)],
-                )
-            )
-            if ip.protocol.is_unsupported:
-                chains.append(
-                    lc.FilterChain(name=f"{cluster}tcp", filter_chain_match=match, filters=[tcp])
-                )
-        else:
-            chains.append(lc.FilterChain(name=cluster, filter_chain_match=match, filters=[tcp]))
+        port_chains, port_sniff = _inbound_filter_chains(
+            proxy, push, ip, f"inbound_0.0.0.0_{ip.port}", match, hcm_configurers
+        )
+        chains.extend(port_chains)
+        sniff = sniff or port_sniff
     lis = listener_pb2.Listener(
         name=names.VIRTUAL_INBOUND,
         address=socket_address("0.0.0.0", names.VIRTUAL_INBOUND_PORT),
@@ -258,11 +260,63 @@ def virtual_inbound_listener(
         ),
     )
     if sniff:
-        lis.listener_filters.append(
-            _listener_filter(HTTP_INSPECTOR_FILTER, http_inspector_pb2.HttpInspector())
-        )
-        lis.continue_on_listener_filters_timeout = True
+        _enable_http_inspector(lis)
     return lis
+
+
+def explicit_inbound_listeners(
+    proxy: Proxy,
+    push: PushContext,
+    hcm_configurers: Sequence[HcmConfigurer] = DEFAULT_HCM_CONFIGURERS,
+) -> list[listener_pb2.Listener]:
+    """Explicit mode: one listener ``<ip>_<port>`` per inbound port, bound on the proxy's
+    address (or its ``LATEEN_PORT_BINDINGS`` entry), with the filter chains the port has in
+    virtualInbound (without the destination-port match: the listener is the port)."""
+    out = []
+    for ip in inbound_ports(proxy, push):
+        host, bind_port = listener_bind_address(proxy, ip.port, explicit_bind_host(proxy))
+        name = names.listener_name(host, ip.port)
+        chains, sniff = _inbound_filter_chains(
+            proxy, push, ip, f"inbound_{name}", None, hcm_configurers
+        )
+        lis = listener_pb2.Listener(
+            name=name,
+            address=socket_address(host, bind_port),
+            traffic_direction=base_pb2.INBOUND,
+            filter_chains=chains,
+        )
+        if sniff:
+            _enable_http_inspector(lis)
+        out.append(lis)
+    return out
+
+
+def explicit_proxy_listener(
+    proxy: Proxy,
+    push: PushContext,
+    hcm_configurers: Sequence[HcmConfigurer] = DEFAULT_HCM_CONFIGURERS,
+) -> listener_pb2.Listener:
+    """Explicit mode: the HTTP proxy the app names in ``HTTP_PROXY``, ``<ip>_15001`` bound on
+    the proxy's address. Absolute-URL requests and ``CONNECT host:port`` are routed by the
+    route configuration ``15001`` (a virtual host per visible service port)."""
+    port = names.EXPLICIT_PROXY_PORT
+    host, bind_port = listener_bind_address(proxy, port, explicit_bind_host(proxy))
+    name = names.listener_name(host, port)
+    ctx = HcmContext(
+        proxy,
+        push,
+        Direction.OUTBOUND,
+        port,
+        f"outbound_{name}",
+        names.EXPLICIT_PROXY_ROUTE,
+        explicit_proxy=True,
+    )
+    return listener_pb2.Listener(
+        name=name,
+        address=socket_address(host, bind_port),
+        traffic_direction=base_pb2.OUTBOUND,
+        filter_chains=[lc.FilterChain(filters=[_hcm_filter(ctx, hcm_configurers)])],
+    )
 
 
 def _gateway_listener(
@@ -272,10 +326,12 @@ def _gateway_listener(
     servers: Sequence[GatewayServer],
     hcm_configurers: Sequence[HcmConfigurer],
 ) -> listener_pb2.Listener | None:
-    name = names.listener_name("0.0.0.0", port)
+    default_host = explicit_bind_host(proxy) if is_explicit(proxy) else "0.0.0.0"
+    host, bind_port = listener_bind_address(proxy, port, default_host)
+    name = names.listener_name(host, port)
     lis = listener_pb2.Listener(
         name=name,
-        address=socket_address("0.0.0.0", port),
+        address=socket_address(host, bind_port),
         traffic_direction=base_pb2.OUTBOUND,
     )
     if any(s.is_http for s in servers):
@@ -292,7 +348,7 @@ def _gateway_listener(
     for s in servers:
         if s.protocol.is_tcp and not s.protocol.is_tls:
             for vs in push.virtual_services_for_gateway(proxy.namespace, s.gateway):
-                dests = _tcp_route_destinations(vs, push, proxy, port, s.gateway)
+                dests = tcp_route_destinations(vs, push, proxy, port, s.gateway)
                 if dests:
                     lis.filter_chains.append(
                         lc.FilterChain(
@@ -321,14 +377,37 @@ def build_listeners(
     push: PushContext,
     hcm_configurers: Sequence[HcmConfigurer] = DEFAULT_HCM_CONFIGURERS,
 ) -> list[listener_pb2.Listener]:
-    """Every listener of the proxy, sorted by name."""
+    """Every listener of the proxy, sorted by name. Two listeners never share a bound
+    address: when ``LATEEN_PORT_BINDINGS`` (or an inbound port 15001) makes them collide, the
+    first one built keeps it."""
     if proxy.type is ProxyType.ROUTER:
         out = gateway_listeners(proxy, push, hcm_configurers)
+    elif is_explicit(proxy):
+        out = [
+            explicit_proxy_listener(proxy, push, hcm_configurers),
+            *explicit_inbound_listeners(proxy, push, hcm_configurers),
+        ]
     else:
         out = [
             virtual_outbound_listener(push),
             *outbound_listeners(proxy, push, hcm_configurers),
             virtual_inbound_listener(proxy, push, hcm_configurers),
         ]
+    out = _unique_bound_addresses(out)
     out.sort(key=lambda lis: lis.name)
+    return out
+
+
+def _unique_bound_addresses(listeners: list[listener_pb2.Listener]) -> list[listener_pb2.Listener]:
+    seen: set[tuple[str, int]] = set()
+    out = []
+    for lis in listeners:
+        sa = lis.address.socket_address
+        bound = not lis.HasField("bind_to_port") or lis.bind_to_port.value
+        key = (sa.address, sa.port_value)
+        if bound and key in seen:
+            continue
+        if bound:
+            seen.add(key)
+        out.append(lis)
     return out

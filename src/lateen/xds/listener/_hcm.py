@@ -34,6 +34,7 @@ __all__ = [
     "configure_access_log",
     "configure_basics",
     "configure_default_http_filters",
+    "configure_explicit_proxy",
     "configure_path_normalization",
     "configure_route_source",
     "file_access_log",
@@ -95,6 +96,7 @@ class HcmContext:
     stat_prefix: str
     route_config_name: str = ""  # RDS name; empty when ``inline_route`` is set
     inline_route: route_pb2.RouteConfiguration | None = None
+    explicit_proxy: bool = False  # the explicit-mode HTTP proxy listener (``<ip>_15001``)
 
 
 HcmConfigurer = Callable[[hcm_pb2.HttpConnectionManager, HcmContext], None]
@@ -146,6 +148,16 @@ def configure_default_http_filters(hcm: hcm_pb2.HttpConnectionManager, ctx: HcmC
     )
 
 
+def configure_explicit_proxy(hcm: hcm_pb2.HttpConnectionManager, ctx: HcmContext) -> None:
+    """The explicit-mode HTTP proxy: accept absolute-URL requests (``GET http://host:port/``,
+    what ``HTTP_PROXY`` clients send) and ``CONNECT host:port`` (routes terminate it and
+    forward the tunnelled bytes)."""
+    if not ctx.explicit_proxy:
+        return
+    hcm.http_protocol_options.allow_absolute_url.CopyFrom(wrappers_pb2.BoolValue(value=True))
+    hcm.upgrade_configs.append(hcm_pb2.HttpConnectionManager.UpgradeConfig(upgrade_type="CONNECT"))
+
+
 def file_access_log(path: str, encoding: str, text_format: str = "") -> accesslog_pb2.AccessLog:
     fmt = substitution_format_string_pb2.SubstitutionFormatString()
     if encoding.upper() == "JSON":
@@ -168,6 +180,7 @@ def configure_access_log(hcm: hcm_pb2.HttpConnectionManager, ctx: HcmContext) ->
 
 DEFAULT_HCM_CONFIGURERS: tuple[HcmConfigurer, ...] = (
     configure_basics,
+    configure_explicit_proxy,
     configure_route_source,
     configure_path_normalization,
     configure_access_log,

@@ -2,7 +2,10 @@
 
 from lateen.xds.route._builder import (
     build_routes,
+    connect_route,
     default_route,
+    explicit_proxy_domains,
+    explicit_proxy_route_configuration,
     gateway_route_configuration,
     inbound_route_configuration,
     route_match,
@@ -35,8 +38,11 @@ __all__ = [
     "configure_retries",
     "configure_rewrite",
     "configure_timeout",
+    "connect_route",
     "default_retry_policy",
     "default_route",
+    "explicit_proxy_domains",
+    "explicit_proxy_route_configuration",
     "gateway_route_configuration",
     "inbound_route_configuration",
     "route_match",

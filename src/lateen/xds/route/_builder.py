@@ -1,5 +1,6 @@
 """RDS: route configurations for sidecars (``<port>``), gateways (``http.<port>``) and the
-inline inbound route of a sidecar."""
+inline inbound route of a sidecar; in explicit mode (``INTERCEPTION_MODE: NONE``) a sidecar's
+one route configuration ``15001`` for its HTTP proxy listener."""
 
 from __future__ import annotations
 
@@ -15,20 +16,25 @@ from lateen.api._object import ConfigObject
 from lateen.model._host import host_matches, hosts_intersect
 from lateen.model._proxy import Proxy, ProxyType
 from lateen.model._push_context import MESH_GATEWAY, PushContext
-from lateen.registry import Service, labels_match
+from lateen.registry import Protocol, Service, ServicePort, labels_match
 from lateen.xds import names
 from lateen.xds._scope import (
     GatewayServer,
     gateway_servers,
+    is_explicit,
     outbound_services,
     sidecar_route_ports,
+    tcp_route_destinations,
 )
 from lateen.xds._util import duration
 from lateen.xds.route._configurers import DEFAULT_ROUTE_CONFIGURERS, RouteConfigurer, RouteContext
 
 __all__ = [
     "build_routes",
+    "connect_route",
     "default_route",
+    "explicit_proxy_domains",
+    "explicit_proxy_route_configuration",
     "gateway_route_configuration",
     "inbound_route_configuration",
     "route_match",
@@ -221,9 +227,8 @@ def default_route(
     return route
 
 
-def service_domains(svc: Service, port: int, proxy_namespace: str, domain_suffix: str) -> list[str]:
-    """The names a client may use for the service: FQDN, ``name.ns.svc``, ``name.ns``,
-    ``name`` (same namespace only), the VIPs; each also with ``:port``."""
+def _service_names(svc: Service, proxy_namespace: str, domain_suffix: str) -> list[str]:
+    """FQDN, ``name.ns.svc``, ``name.ns``, ``name`` (same namespace only), the VIPs."""
     base = [svc.hostname]
     suffix = f".svc.{domain_suffix}"
     if svc.hostname.endswith(suffix):
@@ -233,9 +238,27 @@ def service_domains(svc: Service, port: int, proxy_namespace: str, domain_suffix
         if svc.namespace == proxy_namespace:
             base.append(svc.name)
     base.extend(svc.addresses)
+    return base
+
+
+def service_domains(svc: Service, port: int, proxy_namespace: str, domain_suffix: str) -> list[str]:
+    """The names a client may use for the service: FQDN, ``name.ns.svc``, ``name.ns``,
+    ``name`` (same namespace only), the VIPs; each also with ``:port``."""
     out = []
-    for d in base:
+    for d in _service_names(svc, proxy_namespace, domain_suffix):
         out.extend([d, f"{d}:{port}"])
+    return out
+
+
+def explicit_proxy_domains(
+    svc: Service, port: int, proxy_namespace: str, domain_suffix: str
+) -> list[str]:
+    """The :func:`service_domains` of one port in a route configuration that holds every
+    port (explicit mode): always ``name:port``; the bare name too only for port 80, which
+    HTTP clients leave out of the Host header."""
+    out = []
+    for d in _service_names(svc, proxy_namespace, domain_suffix):
+        out.extend([d, f"{d}:{port}"] if port == 80 else [f"{d}:{port}"])
     return out
 
 
@@ -254,6 +277,90 @@ def _vhost(
     )
 
 
+def _service_http_routes(
+    proxy: Proxy,
+    push: PushContext,
+    svc: Service,
+    port: int,
+    configurers: Sequence[RouteConfigurer],
+) -> list[rc.Route]:
+    """The routes of a service's HTTP port: its VirtualService's ``http`` rules, else the
+    default route to ``outbound|<port>||<host>``."""
+    vs = push.virtual_service_for_host(proxy.namespace, svc.hostname, MESH_GATEWAY)
+    if vs is not None and vs.spec.http:
+        return virtual_service_routes(vs, proxy, push, port, MESH_GATEWAY, configurers)
+    ctx = RouteContext(proxy, push, None, None, port, MESH_GATEWAY)
+    return [default_route(names.outbound_cluster_name(port, "", svc.hostname), ctx, configurers)]
+
+
+def _connect_match() -> rc.RouteMatch:
+    return rc.RouteMatch(connect_matcher=rc.RouteMatch.ConnectMatcher())
+
+
+def _terminate_connect(route: rc.Route) -> None:
+    route.route.timeout.CopyFrom(duration(0))
+    route.route.upgrade_configs.append(
+        rc.RouteAction.UpgradeConfig(
+            upgrade_type="CONNECT", connect_config=rc.RouteAction.UpgradeConfig.ConnectConfig()
+        )
+    )
+
+
+def connect_route(proxy: Proxy, push: PushContext, svc: Service, port: int) -> rc.Route:
+    """Explicit mode: ``CONNECT host:port`` to a TCP (or auto-detected) service port. Envoy
+    answers 200 and forwards the tunnelled bytes, as a sidecar's tcp_proxy would: to
+    ``outbound|<port>||<host>``, or the destinations of the VirtualService's ``tcp`` route
+    (weighted when it has several)."""
+    route = rc.Route(name="connect", match=_connect_match())
+    dests = None
+    vs = push.virtual_service_for_host(proxy.namespace, svc.hostname, MESH_GATEWAY)
+    if vs is not None:
+        dests = tcp_route_destinations(vs, push, proxy, port, MESH_GATEWAY)
+    if not dests:
+        route.route.cluster = names.outbound_cluster_name(port, "", svc.hostname)
+    elif len(dests) == 1:
+        route.route.cluster = dests[0][0]
+    else:
+        route.route.weighted_clusters.CopyFrom(
+            rc.WeightedCluster(
+                clusters=[
+                    rc.WeightedCluster.ClusterWeight(
+                        name=n, weight=wrappers_pb2.UInt32Value(value=w)
+                    )
+                    for n, w in dests
+                ]
+            )
+        )
+    _terminate_connect(route)
+    return route
+
+
+def _fallback_vhost(push: PushContext, *, connect: bool = False) -> rc.VirtualHost:
+    """``allow_any`` (PassthroughCluster) under ALLOW_ANY, ``block_all`` (502) under
+    REGISTRY_ONLY; with ``connect``, ``CONNECT`` to unknown hosts gets the same treatment."""
+    if push.mesh.registry_only:
+        block = rc.Route(name="block_all", match=rc.RouteMatch(prefix="/"))
+        block.direct_response.status = 502
+        routes = [block]
+        if connect:
+            block_connect = rc.Route(name="block_all_connect", match=_connect_match())
+            block_connect.direct_response.status = 502
+            routes.insert(0, block_connect)
+        return rc.VirtualHost(name="block_all", domains=["*"], routes=routes)
+    allow = rc.Route(name="allow_any", match=rc.RouteMatch(prefix="/"))
+    allow.route.cluster = names.PASSTHROUGH_CLUSTER
+    allow.route.timeout.CopyFrom(duration(0))
+    routes = [allow]
+    if connect:
+        allow_connect = rc.Route(name="allow_any_connect", match=_connect_match())
+        allow_connect.route.cluster = names.PASSTHROUGH_CLUSTER
+        _terminate_connect(allow_connect)
+        routes.insert(0, allow_connect)
+    return rc.VirtualHost(
+        name="allow_any", domains=["*"], routes=routes, include_request_attempt_count=True
+    )
+
+
 def sidecar_route_configuration(
     proxy: Proxy,
     push: PushContext,
@@ -264,42 +371,74 @@ def sidecar_route_configuration(
     (VirtualService routes, else the default route), then ``allow_any``/``block_all``."""
     used: set[str] = set()
     vhosts: list[rc.VirtualHost] = []
-    http_services = []
     for svc in outbound_services(proxy, push):
         sp = svc.port(port)
         if sp is None or not (sp.protocol.is_http or sp.protocol.is_unsupported):
             continue
-        http_services.append(svc)
-    for svc in http_services:
-        vs = push.virtual_service_for_host(proxy.namespace, svc.hostname, MESH_GATEWAY)
-        routes: list[rc.Route] = []
-        if vs is not None and vs.spec.http:
-            routes = virtual_service_routes(vs, proxy, push, port, MESH_GATEWAY, configurers)
-        if vs is None or not vs.spec.http:
-            ctx = RouteContext(proxy, push, None, None, port, MESH_GATEWAY)
-            routes = [
-                default_route(names.outbound_cluster_name(port, "", svc.hostname), ctx, configurers)
-            ]
+        routes = _service_http_routes(proxy, push, svc, port, configurers)
         domains = service_domains(svc, port, proxy.namespace, push.domain_suffix)
         vh = _vhost(f"{svc.hostname}:{port}", domains, routes, used)
         if vh is not None:
             vhosts.append(vh)
     vhosts.sort(key=lambda v: v.name)
-    if push.mesh.registry_only:
-        block = rc.Route(name="block_all", match=rc.RouteMatch(prefix="/"))
-        block.direct_response.status = 502
-        vhosts.append(rc.VirtualHost(name="block_all", domains=["*"], routes=[block]))
-    else:
-        allow = rc.Route(name="allow_any", match=rc.RouteMatch(prefix="/"))
-        allow.route.cluster = names.PASSTHROUGH_CLUSTER
-        allow.route.timeout.CopyFrom(duration(0))
-        vhosts.append(
-            rc.VirtualHost(
-                name="allow_any", domains=["*"], routes=[allow], include_request_attempt_count=True
-            )
-        )
+    vhosts.append(_fallback_vhost(push))
     return route_pb2.RouteConfiguration(
         name=str(port),
+        virtual_hosts=vhosts,
+        validate_clusters=wrappers_pb2.BoolValue(value=False),
+    )
+
+
+def _explicit_routes(
+    proxy: Proxy,
+    push: PushContext,
+    svc: Service,
+    sp: ServicePort,
+    configurers: Sequence[RouteConfigurer],
+) -> list[rc.Route]:
+    """HTTP ports: the routes route configuration ``<port>`` has for the service; TCP ports:
+    a CONNECT route; auto-detected ports: both (CONNECT never matches a path route)."""
+    routes: list[rc.Route] = []
+    if not sp.protocol.is_http:
+        routes.append(connect_route(proxy, push, svc, sp.port))
+    if sp.protocol.is_http or sp.protocol.is_unsupported:
+        routes.extend(_service_http_routes(proxy, push, svc, sp.port, configurers))
+    return routes
+
+
+def explicit_proxy_route_configuration(
+    proxy: Proxy,
+    push: PushContext,
+    configurers: Sequence[RouteConfigurer] = DEFAULT_ROUTE_CONFIGURERS,
+) -> route_pb2.RouteConfiguration:
+    """Route configuration ``15001`` of an explicit-mode sidecar's HTTP proxy listener.
+
+    A virtual host ``<host>:<port>`` per visible service port (the same Sidecar/exportTo
+    scope as the per-port configurations), with :func:`explicit_proxy_domains`: HTTP ports
+    route exactly as route configuration ``<port>`` does; TCP ports take ``CONNECT
+    host:port``. Unknown hosts end in ``allow_any`` or ``block_all`` as in the per-port
+    configurations, CONNECT included.
+
+    ``allow_any`` routes to PassthroughCluster, which nothing has captured an original
+    destination for: in explicit mode that cluster takes its destination from the request's
+    ``:authority`` instead (see ``cluster._builder.passthrough_clusters``), so unknown
+    ``IP:port`` destinations pass (absolute URLs and CONNECT) and unknown host names get 503
+    (no DNS resolution: a dynamic forward proxy would add it, at the cost of a DNS cache)."""
+    used: set[str] = set()
+    vhosts: list[rc.VirtualHost] = []
+    for svc in outbound_services(proxy, push):
+        for sp in svc.ports:
+            if sp.protocol is Protocol.UDP:
+                continue
+            routes = _explicit_routes(proxy, push, svc, sp, configurers)
+            domains = explicit_proxy_domains(svc, sp.port, proxy.namespace, push.domain_suffix)
+            vh = _vhost(f"{svc.hostname}:{sp.port}", domains, routes, used)
+            if vh is not None:
+                vhosts.append(vh)
+    vhosts.sort(key=lambda v: v.name)
+    vhosts.append(_fallback_vhost(push, connect=True))
+    return route_pb2.RouteConfiguration(
+        name=names.EXPLICIT_PROXY_ROUTE,
         virtual_hosts=vhosts,
         validate_clusters=wrappers_pb2.BoolValue(value=False),
     )
@@ -381,6 +520,8 @@ def build_routes(
         for port, servers in gateway_servers(proxy, push).items():
             if any(s.is_http for s in servers):
                 out.append(gateway_route_configuration(proxy, push, port, servers, configurers))
+    elif is_explicit(proxy):
+        out.append(explicit_proxy_route_configuration(proxy, push, configurers))
     else:
         for port in sidecar_route_ports(proxy, push):
             out.append(sidecar_route_configuration(proxy, push, port, configurers))
