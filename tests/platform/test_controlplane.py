@@ -21,9 +21,11 @@ def _event(kind: str, name: str = "x", group: str = "") -> ConfigEvent:
         (["EndpointSlice", "Endpoints"], False, TriggerReason.ENDPOINT),
         (["Service"], True, TriggerReason.CONFIG),
         (["Endpoints", "VirtualService"], True, TriggerReason.CONFIG),
+        (["Pod", "Endpoints"], False, TriggerReason.ENDPOINT),
         (["ServiceAccount"], None, None),
+        (["Deployment"], None, None),
     ],
-    ids=["endpoints", "slices", "service", "mixed", "ignored"],
+    ids=["endpoints", "slices", "service", "mixed", "pod", "ignored", "deployment"],
 )
 def test_push_request_for_events(kinds: list[str], full: bool | None, reason: TriggerReason | None) -> None:
     req = push_request_for([_event(k, f"n{i}") for i, k in enumerate(kinds)], now=5.0)

@@ -36,10 +36,11 @@ __all__ = ["ControlPlane", "ControlPlaneOptions", "push_request_for"]
 
 log = logging.getLogger(__name__)
 
-# kinds whose change only moves endpoints: an incremental (EDS) push is enough
-_ENDPOINT_KINDS = frozenset({"Endpoints", "EndpointSlice", "WorkloadEntry"})
+# kinds whose change only moves endpoints: an incremental (EDS) push is enough (a Pod
+# carries its address, labels and readiness: what endpoints are made of)
+_ENDPOINT_KINDS = frozenset({"Endpoints", "EndpointSlice", "WorkloadEntry", "Pod"})
 # kinds that do not affect any proxy's config
-_IGNORED_KINDS = frozenset({"ServiceAccount", "Secret", "Pod", "Deployment"})
+_IGNORED_KINDS = frozenset({"ServiceAccount", "Secret", "Deployment"})
 
 
 @dataclass(frozen=True, slots=True)
