@@ -118,10 +118,17 @@ def test_headless_and_external_name() -> None:
         kind: Service
         metadata: {name: ext, namespace: default}
         spec: {type: ExternalName, externalName: example.com, ports: [{name: http, port: 80}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web, namespace: default}
+        spec: {ports: [{name: http, port: 80}]}
         """
     )
-    db, ext = reg.services
+    db, ext, web = reg.services
     assert (db.resolution, db.addresses) == (Resolution.PASSTHROUGH, ())
+    # no clusterIP written in the manifest is not headless (the API server would allocate one)
+    assert (web.resolution, web.addresses) == (Resolution.CLIENT_SIDE_LB, ())
     assert (ext.resolution, ext.mesh_external) == (Resolution.DNS, True)
     assert [(e.address, e.port) for e in reg.service_endpoints(ext)] == [("example.com", 80)]
 

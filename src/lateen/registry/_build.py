@@ -126,8 +126,10 @@ def _kube_service(obj: ConfigObject, domain_suffix: str) -> Service:
         resolution = Resolution.DNS
         mesh_external = True
         addresses = []
-    elif not addresses:
+    elif str(spec.get("clusterIP")) == "None":
         resolution = Resolution.PASSTHROUGH  # headless
+    # no clusterIP in the manifest: the API server would allocate one; it is a normal
+    # load-balanced service (EDS), only without a VIP
     export = obj.meta.annotations.get(EXPORT_TO_ANNOTATION, "")
     selector = spec.get("selector")
     return Service(
