@@ -126,7 +126,7 @@ def _kube_service(obj: ConfigObject, domain_suffix: str) -> Service:
         resolution = Resolution.DNS
         mesh_external = True
         addresses = []
-    elif str(spec.get("clusterIP")) == "None":
+    elif spec.get("clusterIP") == "None":
         resolution = Resolution.PASSTHROUGH  # headless
     # no clusterIP in the manifest: the API server would allocate one; it is a normal
     # load-balanced service (EDS), only without a VIP
