@@ -193,7 +193,6 @@ class Kubelet:
         return sorted(out, key=lambda r: r.pid)
 
     def _changed(self) -> None:
-        self.state_dir.write_processes(self.records())
         self.on_change()
 
     # -- running -------------------------------------------------------------------------------

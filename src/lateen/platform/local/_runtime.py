@@ -1,10 +1,14 @@
-"""The local mesh: control plane + kubelet + local API in one process (``lateen up``).
+"""The local mesh (``lateen up``): the runtime process runs the kubelet and the local API,
+and supervises the control plane as its own process, like istiod next to a kubelet.
 
 Config flows one way: the *config* store holds what was applied (Deployments, Services,
 Istio config...); the *cluster* store is what the control plane sees: the applied config
 except Pod manifests, plus the pods the kubelet runs (with addresses and readiness). The
-API (HTTP over the Unix socket in the state directory) is how ``lateen apply/delete/get/
-status`` reach a running mesh.
+cluster store is mirrored to ``<state>/cluster/`` (one YAML file per object, replaced
+atomically), which the control plane (``lateen discovery --config-dir``) watches. So the
+control plane can crash or be killed: proxies keep the last config, the runtime restarts
+it, and it rebuilds everything from the directory. The API (HTTP over the Unix socket in
+the state directory) is how ``lateen apply/delete/get/status`` reach a running mesh.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -26,13 +31,12 @@ from aiohttp import web
 from lateen.api import ConfigKey, ConfigObject, LoadError, load_yaml, object_to_dict
 from lateen.config import ConfigEvent, MemoryStore
 from lateen.config._directory import is_config_file
-from lateen.platform._controlplane import ControlPlane, ControlPlaneOptions
 from lateen.platform.local._builtin import builtin_objects
 from lateen.platform.local._kubelet import Kubelet, KubeletOptions
 from lateen.platform.local._network import ExplicitNetwork, PodNetwork, loopback_block
-from lateen.platform.local._process import proc_start_time
+from lateen.platform.local._process import SupervisedProcess, proc_start_time
 from lateen.platform.local._spec import pods_from_objects
-from lateen.platform.local._state import RuntimeInfo, StateDir, kill_recorded
+from lateen.platform.local._state import ProcessRecord, RuntimeInfo, StateDir, kill_recorded
 
 __all__ = ["LocalMesh", "MeshError", "UpOptions", "read_documents"]
 
@@ -57,14 +61,39 @@ class UpOptions:
     agent_log_level: str = "info"
 
 
+_KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def _kustomization(directory: Path) -> list[Path] | None:
+    """The ``resources`` a directory's kustomization lists (relative to it), if it has one."""
+    for name in _KUSTOMIZATIONS:
+        path = directory / name
+        if path.is_file():
+            try:
+                data = yaml.safe_load(path.read_text()) or {}
+            except yaml.YAMLError as e:
+                raise MeshError(f"{path}: {e}") from None
+            resources = data.get("resources") if isinstance(data, dict) else None
+            if not isinstance(resources, list):
+                raise MeshError(f"{path}: resources: must be a list of files or directories")
+            return [directory / str(r) for r in resources]
+    return None
+
+
 def read_documents(paths: Iterable[Path]) -> list[dict[str, str]]:
-    """``[{source, text}]`` for every config file under ``paths`` (files, or directories
-    searched recursively), sorted by path within a directory."""
+    """``[{source, text}]`` for every config file under ``paths``: files, or directories
+    searched recursively (sorted by path), or, when a directory holds a
+    ``kustomization.yaml``, just the ``resources`` it lists (as ``kubectl apply -k``)."""
     docs: list[dict[str, str]] = []
     for path in paths:
         path = path.absolute()
         if path.is_dir():
+            listed = _kustomization(path)
+            if listed is not None:
+                docs.extend(read_documents(listed))
+                continue
             files = sorted(p for p in path.rglob("*") if p.is_file() and is_config_file(p, path))
+            files = [f for f in files if f.name not in _KUSTOMIZATIONS]
         elif path.is_file():
             files = [path]
         else:
@@ -97,14 +126,21 @@ class LocalMesh:
         self.config = MemoryStore()
         self.cluster = MemoryStore()
         cp_ip = self.network.control_plane_address()
-        self.control_plane = ControlPlane(
-            self.cluster,
-            ControlPlaneOptions(
-                xds_port=options.xds_port,
-                monitoring_port=options.monitoring_port,
-                listen_address=cp_ip,
-            ),
-        )
+        self.cluster_dir = self.state.root / "cluster"
+        self.control_plane = SupervisedProcess(
+            "control-plane",
+            [
+                sys.executable, "-m", "lateen", "discovery",
+                "--config-dir", str(self.cluster_dir),
+                "--xds-port", str(options.xds_port),
+                "--monitoring-port", str(options.monitoring_port),
+                "--listen-address", cp_ip,
+            ],
+            {**os.environ, "PYTHONUNBUFFERED": "1"},
+            str(self.state.root),
+            self.state.root / "control-plane.log",
+            on_change=lambda _info: self._record_processes(),
+        )  # fmt: skip
         self.kubelet = Kubelet(
             self.state,
             self.network,
@@ -113,10 +149,12 @@ class LocalMesh:
                 discovery_address=f"{cp_ip}:{options.xds_port}",
                 agent_log_level=options.agent_log_level,
             ),
+            on_change=self._record_processes,
         )
         self.spec_errors: list[str] = []
         self.started = asyncio.Event()
         self.config.subscribe(self._on_config)
+        self.cluster.subscribe(self._mirror)
 
     # -- config ------------------------------------------------------------------------------
 
@@ -135,6 +173,30 @@ class LocalMesh:
         if deletes:
             self.cluster.delete(*deletes)
         self._desired()
+
+    def _object_path(self, key: ConfigKey) -> Path:
+        kind = f"{key.kind}.{key.group}" if key.group else key.kind
+        return self.cluster_dir / kind / (key.namespace or "_cluster") / f"{key.name}.yaml"
+
+    def _mirror(self, events: list[ConfigEvent]) -> None:
+        """Write each changed object of the cluster store to its file (atomically)."""
+        for e in events:
+            path = self._object_path(e.key)
+            if e.new is None:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(yaml.safe_dump(object_to_dict(e.new), sort_keys=False))
+            os.replace(tmp, path)
+
+    def _record_processes(self) -> None:
+        records = self.kubelet.records()
+        info = self.control_plane.info
+        if info.running and info.pid:
+            records.append(ProcessRecord(info.pid, info.start_time, "", "control-plane"))
+        self.state.write_processes(records)
 
     def _pods(self, objects: Iterable[ConfigObject]) -> tuple[list[Any], list[str]]:
         return pods_from_objects(
@@ -227,7 +289,7 @@ class LocalMesh:
             state_dir=str(self.state.root),
             api_socket=str(self.state.api_socket),
             xds_address=f"{cp_ip}:{self.options.xds_port}",
-            monitoring_address=f"{cp_ip}:{self.control_plane.monitoring_port or self.options.monitoring_port}",
+            monitoring_address=f"{cp_ip}:{self.options.monitoring_port}",
             ingress_url=f"http://{self.options.ingress_address}:{self.options.ingress_port}",
             control_plane_ip=cp_ip,
             started_at=time.time(),
@@ -237,6 +299,12 @@ class LocalMesh:
         return {
             "info": _asdict(self.info()),
             "pods": self.kubelet.statuses(),
+            "control_plane": {
+                "pid": self.control_plane.info.pid if self.control_plane.info.running else 0,
+                "restarts": self.control_plane.info.restarts,
+                "running": self.control_plane.info.running,
+                "log": self.control_plane.info.log_path,
+            },
             "all_ready": self.kubelet.all_ready(),
             "errors": list(self.spec_errors),
         }
@@ -319,11 +387,14 @@ class LocalMesh:
             raise MeshError("invalid config:\n" + "\n".join(_error_text(e) for e in errors))
         user_keys = {o.key for o in objects}
         builtins = [o for o in builtin_objects(self.options.ingress_address, self.options.ingress_port) if o.key not in user_keys]
+        if self.cluster_dir.exists():
+            shutil.rmtree(self.cluster_dir)
+        self.cluster_dir.mkdir(parents=True)
         self.config.apply(*builtins, *objects)
         self._persist()
         async with asyncio.TaskGroup() as tg:
             cp = tg.create_task(self.control_plane.run(), name="control-plane")
-            await self._started(self.control_plane.ready, cp)
+            await self._control_plane_ready(cp)
             api = tg.create_task(self._serve_api(), name="api")
             kubelet = tg.create_task(self.kubelet.run(), name="kubelet")
             self.state.write_runtime(self.info())
@@ -335,19 +406,34 @@ class LocalMesh:
             finally:
                 kubelet.cancel()
                 api.cancel()
+                await self.control_plane.stop(5.0)
                 cp.cancel()
                 with contextlib.suppress(FileNotFoundError):
                     self.state.runtime_file.unlink()
-                self.state.write_processes(self.kubelet.records())
+                self.state.write_processes([])
 
-    @staticmethod
-    async def _started(ready: asyncio.Event, task: asyncio.Task[None]) -> None:
-        waiter = asyncio.ensure_future(ready.wait())
-        done, _ = await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
-            waiter.cancel()
-            task.result()  # raises the control plane's error
-            raise MeshError("the control plane stopped during startup")
+    async def _control_plane_ready(self, task: asyncio.Task[None], timeout: float = 30.0) -> None:
+        """Wait until the control plane answers on its monitoring port."""
+        import aiohttp
+
+        url = f"http://{self.network.control_plane_address()}:{self.options.monitoring_port}/debug/syncz"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
+            while loop.time() < deadline:
+                if task.done():
+                    task.result()
+                info = self.control_plane.info
+                if info.restarts:
+                    raise MeshError(
+                        f"the control plane exited ({info.reason}); see {info.log_path}"
+                    )
+                with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+                    async with session.get(url) as resp:
+                        if resp.status == 200:
+                            return
+                await asyncio.sleep(0.1)
+        raise MeshError(f"the control plane did not start in {timeout:.0f}s; see {self.control_plane.info.log_path}")
 
 
 def _asdict(info: RuntimeInfo) -> dict[str, Any]:
