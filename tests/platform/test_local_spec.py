@@ -191,3 +191,33 @@ def test_bookinfo_sample_runs_from_its_folder():
         assert p.proxy is ProxyRole.SIDECAR
         assert Path(c.working_dir) == SAMPLES / "bookinfo"
         assert (Path(c.working_dir) / c.argv[1]).is_file()
+
+
+@pytest.mark.parametrize(("ready", "healthy"), [(True, True), (False, False)], ids=["ready", "not-ready"])
+def test_running_pods_become_service_endpoints(ready, healthy):
+    """What the kubelet publishes is what the registry makes endpoints of (Service selector,
+    targetPort by name, the pod's address and readiness, labels for subsets and tlsMode)."""
+    from lateen.platform.local import PodAddress, PodState, pod_object
+    from lateen.registry import build_registry
+
+    svc = load_yaml(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+        "spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: http}]}\n", ""
+    ).objects
+    pods, _ = _pods(DEPLOY, {"shop": {"istio-injection": "enabled"}})
+    states = []
+    for i, spec in enumerate(pods):
+        st = PodState(spec)
+        st.address = PodAddress(f"127.40.0.{10 + i}", f"127.41.0.{10 + i}")
+        st.ready = ready
+        st.phase = "Running"
+        states.append(st)
+    reg = build_registry([*svc, *(pod_object(s) for s in states)])
+    (service,) = reg.services
+    eps = reg.service_endpoints(service)
+    assert sorted((e.address, e.port, e.healthy) for e in eps) == [
+        (f"127.40.0.{10 + i}", 9080, healthy) for i in range(3)
+    ]
+    assert {e.tls_mode for e in eps} == {"istio"}
+    assert {e.service_account for e in eps} == {"web-sa"}
+    assert {e.labels["version"] for e in eps} == {"v2"}
