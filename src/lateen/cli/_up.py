@@ -177,12 +177,11 @@ def _serve(args: argparse.Namespace, *, interactive: bool) -> int:
     options = _options(args)
     options.state_dir.mkdir(parents=True, exist_ok=True)
     log_file = options.state_dir / "runtime.log"
-    # the detached child's stdout already is the log file
+    # the detached child's stdout already is the log file; in the foreground the terminal
+    # shows progress and the log goes to the file
     handlers: list[logging.Handler] = (
         [logging.StreamHandler(sys.stdout)] if args.serve_foreground else [logging.FileHandler(log_file)]
     )
-    if not interactive and not args.serve_foreground:
-        handlers.append(logging.StreamHandler())
     logging.basicConfig(level=args.log_level.upper(), handlers=handlers,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -195,9 +194,14 @@ def _serve(args: argparse.Namespace, *, interactive: bool) -> int:
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        def on_signal() -> None:
+            if interactive and not stop.is_set():
+                print("stopping the mesh (pods drain, then stop)...", file=sys.stderr, flush=True)
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
+                loop.add_signal_handler(sig, on_signal)
         if interactive:
             async def progress() -> None:
                 await mesh.started.wait()
@@ -284,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
         return _serve(args, interactive=False)
     if args.detach:
         return _detach(args)
-    return _serve(args, interactive=sys.stderr.isatty())
+    return _serve(args, interactive=True)
 
 
 # -- down --------------------------------------------------------------------------------------
