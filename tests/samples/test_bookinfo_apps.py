@@ -342,9 +342,13 @@ def test_end_user_reaches_real_ratings_log(bookinfo: Bookinfo) -> None:
         what="ratings log line",
     )
     assert '"GET /ratings/0 HTTP/1.1" 200' in line and "end-user=jason" in line
-    assert "end-user=jason" in next(
-        ln for ln in bookinfo.procs.log("reviews-v3").splitlines() if rid in ln
+    # reviews writes its access line after answering: wait for it as for ratings
+    reviews_line = wait_for(
+        lambda: next((ln for ln in bookinfo.procs.log("reviews-v3").splitlines() if rid in ln), None),
+        timeout=5,
+        what="reviews-v3 log line",
     )
+    assert "end-user=jason" in reviews_line
 
 
 # ---------------------------------------------------------------- the other endpoints
