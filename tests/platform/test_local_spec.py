@@ -221,3 +221,21 @@ def test_running_pods_become_service_endpoints(ready, healthy):
     assert {e.tls_mode for e in eps} == {"istio"}
     assert {e.service_account for e in eps} == {"web-sa"}
     assert {e.labels["version"] for e in eps} == {"v2"}
+
+
+def test_read_documents_follows_a_kustomization(tmp_path: Path):
+    from lateen.platform.local import MeshError, read_documents
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "a.yaml").write_text("kind: A\n")
+    (tmp_path / "app" / "b.yml").write_text("kind: B\n")
+    (tmp_path / "extra.yaml").write_text("kind: C\n")
+    (tmp_path / "skipped.yaml").write_text("kind: D\n")
+    assert [Path(d["source"]).name for d in read_documents([tmp_path])] == [
+        "a.yaml", "b.yml", "extra.yaml", "skipped.yaml",
+    ]
+    (tmp_path / "kustomization.yaml").write_text("kind: Kustomization\nresources: [app, extra.yaml]\n")
+    assert [Path(d["source"]).name for d in read_documents([tmp_path])] == ["a.yaml", "b.yml", "extra.yaml"]
+    (tmp_path / "kustomization.yaml").write_text("resources: [missing.yaml]\n")
+    with pytest.raises(MeshError, match="missing.yaml: no such file"):
+        read_documents([tmp_path])

@@ -29,7 +29,13 @@ def _known_kind(kind: str) -> bool:
     return any(info.kind == kind for info in ALL_KINDS)
 
 
+# kustomize's file lists resources; it is not an object to load
+KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
+
+
 def is_config_file(path: Path, root: Path) -> bool:
+    if path.name in KUSTOMIZATION_FILES:
+        return False
     try:
         rel = path.relative_to(root)
     except ValueError:

@@ -93,7 +93,6 @@ def read_documents(paths: Iterable[Path]) -> list[dict[str, str]]:
                 docs.extend(read_documents(listed))
                 continue
             files = sorted(p for p in path.rglob("*") if p.is_file() and is_config_file(p, path))
-            files = [f for f in files if f.name not in _KUSTOMIZATIONS]
         elif path.is_file():
             files = [path]
         else:
