@@ -23,6 +23,8 @@ _COMMANDS: dict[str, str] = {
     "get": "lateen.cli._get",
     "logs": "lateen.cli._logs",
     "exec": "lateen.cli._exec",
+    "proxy-status": "lateen.cli._proxy:add_status_parser:run_status",
+    "proxy-config": "lateen.cli._proxy",
 }
 
 
