@@ -237,5 +237,5 @@ def test_read_documents_follows_a_kustomization(tmp_path: Path):
     (tmp_path / "kustomization.yaml").write_text("kind: Kustomization\nresources: [app, extra.yaml]\n")
     assert [Path(d["source"]).name for d in read_documents([tmp_path])] == ["a.yaml", "b.yml", "extra.yaml"]
     (tmp_path / "kustomization.yaml").write_text("resources: [missing.yaml]\n")
-    with pytest.raises(MeshError, match="missing.yaml: no such file"):
+    with pytest.raises(MeshError, match=r"missing\.yaml: no such file"):
         read_documents([tmp_path])

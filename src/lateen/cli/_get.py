@@ -269,6 +269,9 @@ def run(args: argparse.Namespace) -> int:
         if args.name:
             print(not_found(info, args.name), file=sys.stderr)
             return 1
+        if args.output in ("yaml", "json"):  # kubectl prints an empty List, no message
+            sys.stdout.write(as_output(items, args.output, single=False))
+            return 0
         where = f" in {namespace} namespace" if namespace else ""
         print(f"No resources found{where}.", file=sys.stderr)
         return 0

@@ -1,5 +1,6 @@
 """What ``istioctl install`` would have put in the cluster, for the local platform: the
-``istio-system`` namespace, the mesh config (access log to stdout, as Istio's demo
+``default`` namespace labelled ``istio-injection=enabled`` (the getting-started step
+``kubectl label namespace default istio-injection=enabled``), the ``istio-system`` namespace, the mesh config (access log to stdout, as Istio's demo
 profile), and the ingress gateway (Deployment + Service ``istio-ingressgateway``, labels
 ``istio: ingressgateway``) whose port 8080 is published on the host (``--ingress-port``).
 A manifest of the same kind and name replaces the built-in object."""
@@ -17,6 +18,12 @@ BUILTIN_SOURCE = "lateen:builtin"
 INGRESS_GATEWAY_PORT = 8080
 
 _TEMPLATE = """
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: default
+  labels: {istio-injection: enabled}
+---
 apiVersion: v1
 kind: Namespace
 metadata:

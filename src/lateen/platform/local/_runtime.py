@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
+import socket
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -41,8 +43,6 @@ from lateen.platform.local._state import ProcessRecord, RuntimeInfo, StateDir, k
 __all__ = ["LocalMesh", "MeshError", "UpOptions", "read_documents"]
 
 log = logging.getLogger(__name__)
-
-_DEFAULT_NS_LABELS = {"default": {"istio-injection": "enabled"}}
 
 
 class MeshError(Exception):
@@ -112,6 +112,40 @@ def _load(docs: Sequence[dict[str, str]]) -> tuple[list[ConfigObject], list[Load
     return objects, errors
 
 
+def _free_block(first: int, ports: Sequence[int]) -> int:
+    """The first loopback block from ``first`` on (even second octets 20..218) whose
+    control-plane address has ``ports`` free: two meshes on one machine never collide."""
+    for i in range(100):
+        block = 20 + (first - 20 + 2 * i) % 200
+        ok = True
+        for port in ports:
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind((f"127.{block}.0.1", port))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return block
+    raise MeshError(f"no free loopback block for the control plane ports {list(ports)}")
+
+
+def _stamped(obj: ConfigObject, old: ConfigObject | None) -> ConfigObject:
+    """The object with a ``creationTimestamp`` (kept from the object it replaces, as the API
+    server keeps it), a ``generation`` and ``resourceVersion`` like the API server's."""
+    if old is not None and old.spec == obj.spec and old.meta.labels == obj.meta.labels and old.meta.annotations == obj.meta.annotations:
+        return old
+    created = (old.meta.creation_timestamp if old is not None else "") or obj.meta.creation_timestamp
+    if not created:
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    generation = (old.meta.generation + 1) if old is not None else 1
+    meta = dataclasses.replace(
+        obj.meta, creation_timestamp=created, generation=generation, resource_version=str(time.time_ns())
+    )
+    return dataclasses.replace(obj, meta=meta)
+
+
 def _error_text(e: LoadError) -> str:
     return str(e)
 
@@ -120,7 +154,7 @@ class LocalMesh:
     def __init__(self, options: UpOptions, *, network: PodNetwork | None = None) -> None:
         self.options = options
         self.state = StateDir(options.state_dir)
-        self.block = loopback_block(str(self.state.root))
+        self.block = _free_block(loopback_block(str(self.state.root)), (options.xds_port, options.monitoring_port))
         self.network: PodNetwork = network or ExplicitNetwork(self.block)
         self.config = MemoryStore()
         self.cluster = MemoryStore()
@@ -202,7 +236,6 @@ class LocalMesh:
             objects,
             base_dir=self.state.root.parent,
             python=sys.executable,
-            default_namespace_labels=_DEFAULT_NS_LABELS,
         )
 
     def _desired(self) -> None:
@@ -233,6 +266,7 @@ class LocalMesh:
             return {"errors": new_errors}
         results = []
         current = self.config.snapshot()
+        objects = [_stamped(o, current.get(o.key)) for o in objects]
         for o in objects:
             old = current.get(o.key)
             if old is None:
@@ -389,7 +423,7 @@ class LocalMesh:
         if self.cluster_dir.exists():
             shutil.rmtree(self.cluster_dir)
         self.cluster_dir.mkdir(parents=True)
-        self.config.apply(*builtins, *objects)
+        self.config.apply(*(_stamped(o, None) for o in (*builtins, *objects)))
         self._persist()
         async with asyncio.TaskGroup() as tg:
             cp = tg.create_task(self.control_plane.run(), name="control-plane")
