@@ -120,8 +120,8 @@ def test_proxy_config_reads_the_real_envoy(mesh: Any, capsys: pytest.CaptureFixt
     assert main(["proxy-config", "cluster", "web-1", "--fqdn", "reviews", *mesh.args()]) == 0
     assert rows(capsys.readouterr().out) == [
         ["SERVICE", "FQDN", "PORT", "SUBSET", "DIRECTION", "TYPE", "DESTINATION", "RULE"],
-        ["reviews.default.svc.cluster.local", "9080", "-", "outbound", "EDS", "-"],
-        ["reviews.default.svc.cluster.local", "9080", "v1", "outbound", "EDS", "-"],
+        ["reviews.default.svc.cluster.local", "9080", "-", "outbound", "EDS", "reviews.default"],
+        ["reviews.default.svc.cluster.local", "9080", "v1", "outbound", "EDS", "reviews.default"],
     ]
     assert main(["pc", "endpoint", "web-1", "--cluster", "outbound|9080||reviews.default.svc.cluster.local",
                  *mesh.args()]) == 0

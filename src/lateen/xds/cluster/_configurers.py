@@ -194,6 +194,9 @@ def configure_metadata(c: cluster_pb2.Cluster, ctx: OutboundClusterContext) -> N
     }
     if ctx.subset:
         md["subset"] = ctx.subset
+    dr = ctx.destination_rule
+    if dr is not None:  # what `istioctl proxy-config cluster` shows as DESTINATION RULE
+        md["config"] = f"/apis/networking.istio.io/v1alpha3/namespaces/{dr.namespace}/destination-rule/{dr.name}"
     c.metadata.CopyFrom(filter_metadata({"istio": md}))
 
 

@@ -26,7 +26,7 @@ from lateen.xds._scope import (
     sidecar_route_ports,
     tcp_route_destinations,
 )
-from lateen.xds._util import duration
+from lateen.xds._util import duration, filter_metadata
 from lateen.xds.route._configurers import DEFAULT_ROUTE_CONFIGURERS, RouteConfigurer, RouteContext
 
 __all__ = [
@@ -187,6 +187,10 @@ def _set_action(route: rc.Route, http: Any, ctx: RouteContext) -> bool:
     return True
 
 
+def _vs_config_path(vs: ConfigObject) -> str:
+    return f"/apis/networking.istio.io/v1alpha3/namespaces/{vs.namespace}/virtual-service/{vs.name}"
+
+
 def virtual_service_routes(
     vs: ConfigObject,
     proxy: Proxy,
@@ -209,6 +213,8 @@ def virtual_service_routes(
             route = rc.Route(name=name, match=route_match(m))
             if not _set_action(route, http, ctx):
                 continue
+            # what `istioctl proxy-config route` shows as VIRTUAL SERVICE
+            route.metadata.CopyFrom(filter_metadata({"istio": {"config": _vs_config_path(vs)}}))
             for configure in configurers:
                 configure(route, ctx)
             out.append(route)
