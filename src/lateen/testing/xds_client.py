@@ -135,7 +135,10 @@ class XdsClient:
 
     async def __aenter__(self) -> XdsClient:
         if self._channel is None:
-            self._channel = grpc.aio.insecure_channel(self.target)
+            # like Envoy's gRPC client, no 4 MB cap on what the server may send
+            self._channel = grpc.aio.insecure_channel(
+                self.target, options=[("grpc.max_receive_message_length", -1)]
+            )
         stub = ads_pb2_grpc.AggregatedDiscoveryServiceStub(self._channel)
         self._call = (
             stub.DeltaAggregatedResources() if self.delta else stub.StreamAggregatedResources()
