@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lateen.api import LoadError, load_yaml
-from lateen.config import is_config_file
+if TYPE_CHECKING:
+    from lateen.api import LoadError
 
 __all__ = ["add_parser", "run"]
 
@@ -28,6 +28,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def _inputs(names: list[str]) -> list[tuple[str, str | None, str | None]]:
+    from lateen.config import is_config_file
+
     """(display name, text, read error) for each file named or found under a directory."""
     out: list[tuple[str, str | None, str | None]] = []
     for name in names:
@@ -48,6 +50,8 @@ def _inputs(names: list[str]) -> list[tuple[str, str | None, str | None]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lateen.api import LoadError, load_yaml
+
     errors: list[LoadError] = []
     warnings: list[LoadError] = []
     kinds: Counter[str] = Counter()
