@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 
+import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from lateen.agent import Readiness, StatusServer, readiness
 from lateen.agent._status import READY_STATS_PATH
@@ -93,12 +95,52 @@ async def test_draining_is_not_ready() -> None:
 async def test_http_endpoint() -> None:
     admin = FakeEnvoyAdmin()
     status = StatusServer(admin, "127.0.0.1", 0)
-    async with TestClient(TestServer(status.app())) as client:
-        resp = await client.get("/healthz/ready")
-        assert resp.status == 503
-        assert "config not received" in await resp.text()
-        admin.set_updates(1, 1)
-        admin.state = "LIVE"
-        resp = await client.get("/healthz/ready")
-        assert resp.status == 200
-        assert (await client.get("/nope")).status == 404
+    task = asyncio.create_task(status.run())
+    try:
+        while not status.bound_port:
+            await asyncio.sleep(0.01)
+        base = f"http://127.0.0.1:{status.bound_port}"
+        async with aiohttp.ClientSession() as client:
+            async with client.get(f"{base}/healthz/ready") as resp:
+                assert resp.status == 503
+                assert "config not received" in await resp.text()
+            admin.set_updates(1, 1)
+            admin.state = "LIVE"
+            for _ in range(3):  # keep-alive: several requests on one connection
+                async with client.get(f"{base}/healthz/ready") as resp:
+                    assert (resp.status, await resp.text()) == (200, "")
+            async with client.get(f"{base}/nope") as resp:
+                assert resp.status == 404
+            async with client.post(f"{base}/healthz/ready") as resp:
+                assert resp.status == 405
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_admin_client_against_a_real_server() -> None:
+    """HttpEnvoyAdmin (h11) speaks to a real HTTP server: status, body, refused port."""
+    from aiohttp import web
+
+    from lateen.agent import HttpEnvoyAdmin
+
+    async def stats(request: web.Request) -> web.Response:
+        return web.Response(status=200 if request.method == "GET" else 201, text="x" * 100_000)
+
+    app = web.Application()
+    app.router.add_route("*", "/stats", stats)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        admin = HttpEnvoyAdmin("127.0.0.1", port)
+        assert await admin.get("/stats?usedonly") == (200, "x" * 100_000)
+        assert (await admin.post("/stats"))[0] == 201
+        assert (await admin.get("/missing"))[0] == 404
+    finally:
+        await runner.cleanup()
+    with pytest.raises(OSError):
+        await HttpEnvoyAdmin("127.0.0.1", port).get("/stats")

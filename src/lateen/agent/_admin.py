@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import aiohttp
+from lateen.agent._http import http_request
 
 __all__ = ["EnvoyAdmin", "HttpEnvoyAdmin"]
 
 
 class EnvoyAdmin(Protocol):
     """``GET``/``POST`` a path (with query) on Envoy's admin port: ``(status, body)``. Raises
-    ``OSError`` (or ``aiohttp.ClientError``) when Envoy does not answer."""
+    ``OSError`` (or ``TimeoutError``, ``h11.ProtocolError``) when Envoy does not answer."""
 
     async def get(self, path: str) -> tuple[int, str]: ...
 
@@ -20,19 +20,15 @@ class EnvoyAdmin(Protocol):
 
 
 class HttpEnvoyAdmin:
-    """The real admin client (aiohttp), one short-lived connection per call."""
+    """The real admin client, one short-lived connection per call."""
 
     def __init__(self, address: str, port: int, timeout: float = 2.0) -> None:
-        host = f"[{address}]" if ":" in address else address
-        self.base = f"http://{host}:{port}"
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self.address = address
+        self.port = port
+        self._timeout = timeout
 
     async def _request(self, method: str, path: str) -> tuple[int, str]:
-        async with (
-            aiohttp.ClientSession(timeout=self._timeout) as session,
-            session.request(method, self.base + path) as resp,
-        ):
-            return resp.status, await resp.text()
+        return await http_request(self.address, self.port, method, path, self._timeout)
 
     async def get(self, path: str) -> tuple[int, str]:
         return await self._request("GET", path)

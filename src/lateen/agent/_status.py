@@ -8,16 +8,14 @@ as Istio does. 200 when ready, 503 with the reason otherwise.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aiohttp import web
-
 from lateen.agent._admin import EnvoyAdmin
+from lateen.agent._http import serve_http
 
 __all__ = ["READY_STATS_PATH", "Readiness", "StatusServer", "parse_readiness_stats", "readiness"]
 
@@ -85,6 +83,7 @@ class StatusServer:
         self.port = port
         self._is_draining = is_draining
         self._once_ready = False
+        self.bound_port = 0
 
     async def check(self) -> Readiness:
         if self._is_draining():
@@ -105,25 +104,21 @@ class StatusServer:
             self._once_ready = True
         return result
 
-    async def _ready(self, request: web.Request) -> web.Response:
+    async def handle(self, method: str, target: str) -> tuple[int, str]:
+        """``GET /healthz/ready``: 200 when ready, 503 with the reason; 404 otherwise."""
+        if target.partition("?")[0] != "/healthz/ready":
+            return 404, "not found\n"
+        if method not in ("GET", "HEAD"):
+            return 405, "method not allowed\n"
         result = await self.check()
         if result.ready:
-            return web.Response(status=200, text="")
+            return 200, ""
         log.debug("not ready: %s", result.reason)
-        return web.Response(status=503, text=result.reason + "\n")
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_get("/healthz/ready", self._ready)
-        return app
+        return 503, result.reason + "\n"
 
     async def run(self) -> None:
-        runner = web.AppRunner(self.app(), access_log=None)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self.address, self.port, reuse_address=True)
-            await site.start()
-            log.info("status server on %s:%d", self.address, self.port)
-            await asyncio.Event().wait()
-        finally:
-            await runner.cleanup()
+        def started(port: int) -> None:
+            self.bound_port = port
+            log.info("status server on %s:%d", self.address, port)
+
+        await serve_http(self.address, self.port, self.handle, started)
