@@ -120,8 +120,10 @@ def _console(*, stderr: bool = False) -> Any:
     return Console(stderr=stderr, width=None if stream.isatty() else 240, highlight=False)
 
 
-def _wait_ready(client: Any, timeout: float, alive: Any) -> tuple[bool, dict[str, Any]]:
-    """Poll the API with a live pod table until every pod is ready (or timeout/death)."""
+def _wait_ready(client: Any, timeout: float, alive: Any, monitoring: str = "") -> tuple[bool, dict[str, Any]]:
+    """Poll the API with a live pod table until every pod is ready and every proxy has
+    acknowledged what the control plane sent since (or timeout/death): when this returns,
+    requests route with the endpoints of every ready pod."""
     import time
 
     from rich.live import Live
@@ -129,6 +131,7 @@ def _wait_ready(client: Any, timeout: float, alive: Any) -> tuple[bool, dict[str
     console = _console(stderr=True)
     deadline = time.monotonic() + timeout
     status: dict[str, Any] = {}
+    ready_since: float | None = None
     with Live(console=console, transient=True, refresh_per_second=4) as live:
         while time.monotonic() < deadline and alive():
             try:
@@ -140,9 +143,20 @@ def _wait_ready(client: Any, timeout: float, alive: Any) -> tuple[bool, dict[str
             ready = sum(1 for p in pods if p.get("ready"))
             live.update(_pod_table(pods))
             console.set_window_title(f"lateen up: {ready}/{len(pods)} ready")
-            if status.get("all_ready"):
-                return True, status
-            time.sleep(0.25)
+            if not status.get("all_ready"):
+                ready_since = None
+            elif ready_since is None:
+                ready_since = time.monotonic()
+            # the push that follows the last readiness change is debounced (100 ms): look
+            # at the proxies' sync state only after that
+            elif time.monotonic() - ready_since > 0.5:
+                if not monitoring:
+                    return True, status
+                sync = _sync_states(monitoring)
+                proxies = [f"{p['name']}.{p['namespace']}" for p in pods if p.get("proxy")]
+                if all(sync.get(name) == "SYNCED" for name in proxies):
+                    return True, status
+            time.sleep(0.1 if ready_since is not None else 0.25)
     return False, status
 
 
@@ -208,7 +222,7 @@ def _serve(args: argparse.Namespace, *, interactive: bool) -> int:
                 info = mesh.info()
                 client = ApiClient(info.api_socket)
                 ok, status = await asyncio.to_thread(
-                    _wait_ready, client, args.timeout, lambda: not stop.is_set()
+                    _wait_ready, client, args.timeout, lambda: not stop.is_set(), info.monitoring_address
                 )
                 if not stop.is_set():
                     result["rc"] = _report(ok, status, info)
@@ -272,7 +286,9 @@ def _detach(args: argparse.Namespace) -> int:
         if child.poll() is None:
             child.terminate()
         return 1
-    ok, status = _wait_ready(ApiClient(info.api_socket), args.timeout, lambda: child.poll() is None)
+    ok, status = _wait_ready(
+        ApiClient(info.api_socket), args.timeout, lambda: child.poll() is None, info.monitoring_address
+    )
     if child.poll() is not None:
         print(f"lateen up: the mesh stopped (exit {child.returncode}); see {state.log_file}", file=sys.stderr)
         return 1
