@@ -176,3 +176,27 @@ async def test_several_roots_files_and_folders_are_loaded_and_watched(tmp_path: 
         stop.set()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(task, 5)
+
+
+async def test_files_written_right_into_a_new_folder_are_picked_up(tmp_path: Path) -> None:
+    """mkdir + write at once. The watch on a new folder can come after the write (seen under
+    load in CI, not reproducible here on demand); the store rescans a folder it sees created,
+    and this checks the outcome: every file in the new folders is read."""
+    store = DirectoryStore(tmp_path)
+    store.load()
+    stop = asyncio.Event()
+    task = asyncio.create_task(store.run(stop))
+    try:
+        await asyncio.sleep(0.3)
+        for i in range(5):
+            d = tmp_path / f"kind-{i}" / "ns"
+            d.mkdir(parents=True)
+            (d / "svc.yaml").write_text(SVC.format(name=f"svc-{i}", port=80))
+        deadline = asyncio.get_running_loop().time() + 5
+        while len(store.snapshot()) < 5 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        assert sorted(k.name for k in store.snapshot()) == [f"svc-{i}" for i in range(5)]
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(task, 5)

@@ -189,7 +189,12 @@ class DirectoryStore(_SnapshotStore):
         # renaming, which a watch on the file itself would not follow
         watched = sorted({r.parent if r.is_file() else r for r in self.roots})
         async for changes in awatch(*watched, stop_event=stop, debounce=50, step=20, recursive=True):
-            paths = [p for p in (Path(c) for _, c in changes) if self._is_ours(p) or not p.exists()]
+            changed = [Path(c) for _, c in changes]
+            # files written into a directory that was just created may come before the
+            # watch on it: read everything under a new directory
+            for d in [p for p in changed if p.is_dir()]:
+                changed.extend(f for f in d.rglob("*") if f.is_file())
+            paths = [p for p in dict.fromkeys(changed) if self._is_ours(p) or not p.exists()]
             if not paths:
                 continue
             try:

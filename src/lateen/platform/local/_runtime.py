@@ -208,8 +208,10 @@ class LocalMesh:
         self._desired()
 
     def _object_path(self, key: ConfigKey) -> Path:
+        """One flat directory: a watcher can miss files created in a directory that was
+        just created (inotify adds the new directory's watch after the fact)."""
         kind = f"{key.kind}.{key.group}" if key.group else key.kind
-        return self.cluster_dir / kind / (key.namespace or "_cluster") / f"{key.name}.yaml"
+        return self.cluster_dir / f"{kind}_{key.namespace or '_'}_{key.name}.yaml"
 
     def _mirror(self, events: list[ConfigEvent]) -> None:
         """Write each changed object of the cluster store to its file (atomically)."""
@@ -219,7 +221,6 @@ class LocalMesh:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
                 continue
-            path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.tmp")
             tmp.write_text(yaml.safe_dump(object_to_dict(e.new), sort_keys=False))
             os.replace(tmp, path)
