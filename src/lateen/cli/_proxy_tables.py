@@ -262,7 +262,7 @@ _PROTOCOL_DESCRIPTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 def describe_chain_match(match: Mapping[str, Any] | None) -> str:
     """A filter chain match as istioctl's MATCH column: ``SNI: ...; Trans: tls; App: HTTP;
-    Addr: 10.0.0.0/8:9080``, ``Addr: *:9080``, or ``ALL``."""
+    Addr: 198.18.0.0/16:9080``, ``Addr: *:9080``, or ``ALL``."""
     m = match or {}
     out: list[str] = []
     if m.get("server_names"):
