@@ -73,7 +73,9 @@ def split_command(
 def command_env(environ: Mapping[str, str], pod_env: Mapping[str, str]) -> dict[str, str]:
     """The environment CMD runs with: ours without the ``*_proxy`` variables (as the
     kubelet gives the pod's apps), plus the pod's."""
-    env = {k: v for k, v in environ.items() if not k.lower().endswith("_proxy")}
+    from lateen.platform.local._network import inherited_env
+
+    env = inherited_env(environ)
     env.update({str(k): str(v) for k, v in pod_env.items()})
     return env
 

@@ -348,20 +348,22 @@ def run_down(args: argparse.Namespace) -> int:
 
 
 def _sync_states(monitoring: str) -> dict[str, str]:
-    import json
-    import urllib.request
+    """Per proxy id: ``SYNCED``, or the first xDS type that is not, as proxy-status says it."""
+    from lateen.cli._common import fetch_json
+    from lateen.cli._proxy_tables import sync_status
 
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with opener.open(f"http://{monitoring}/debug/syncz", timeout=5) as resp:
-            conns = json.loads(resp.read())
+        conns = fetch_json(f"http://{monitoring}/debug/syncz", timeout=5)
     except (OSError, ValueError):
         return {}
     out: dict[str, str] = {}
     for c in conns:
-        types = c.get("types") or {}
-        stale = [t for t, w in types.items() if w.get("sent_nonce") and w.get("sent_nonce") != w.get("acked_nonce")]
-        out[str(c.get("proxy"))] = "STALE: " + ",".join(stale) if stale else "SYNCED"
+        states = {
+            t: sync_status(str(w.get("sent_nonce") or ""), str(w.get("acked_nonce") or ""))
+            for t, w in (c.get("types") or {}).items()
+        }
+        behind = [f"{t}: {v}" for t, v in states.items() if v not in ("SYNCED", "NOT SENT")]
+        out[str(c.get("proxy"))] = behind[0] if behind else "SYNCED"
     return out
 
 

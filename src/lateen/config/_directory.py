@@ -17,7 +17,7 @@ from lateen.api._object import ConfigKey, ConfigObject
 from lateen.api.kinds import ALL_KINDS
 from lateen.config._store import ConfigEvent, _SnapshotStore
 
-__all__ = ["MAX_FILE_BYTES", "DirectoryStore", "is_config_file"]
+__all__ = ["KUSTOMIZATION_FILES", "MAX_FILE_BYTES", "DirectoryStore", "is_config_file"]
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def _known_kind(kind: str) -> bool:
 
 
 # kustomize's file lists resources; it is not an object to load
-KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")  # kustomize's lookup order
 
 
 def is_config_file(path: Path, root: Path) -> bool:

@@ -8,6 +8,7 @@ from lateen.platform.local._network import (
     ExplicitNetwork,
     PodAddress,
     PodNetwork,
+    inherited_env,
     loopback_block,
 )
 from lateen.platform.local._process import ProcessInfo, SupervisedProcess, proc_start_time
@@ -49,6 +50,7 @@ __all__ = [
     "UpOptions",
     "builtin_objects",
     "connect",
+    "inherited_env",
     "injection_applies",
     "kill_recorded",
     "loopback_block",

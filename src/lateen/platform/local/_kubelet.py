@@ -20,9 +20,9 @@ from typing import Any
 import aiohttp
 import yaml
 
-from lateen.api import ConfigObject, ObjectMeta
+from lateen.api import ConfigKey, ConfigObject, ObjectMeta
 from lateen.config import MemoryStore
-from lateen.platform.local._network import PodAddress, PodNetwork
+from lateen.platform.local._network import PodAddress, PodNetwork, inherited_env
 from lateen.platform.local._process import ProcessInfo, Spawner, SupervisedProcess
 from lateen.platform.local._spec import PROXY_CONTAINER, PodSpec, Probe
 from lateen.platform.local._state import ProcessRecord, StateDir
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 PROXY_CONFIG_ANNOTATION = "proxy.istio.io/config"
 STATUS_PORT = 15021
+KUBELET_SOURCE = "lateen:kubelet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +128,7 @@ def pod_object(state: PodState) -> ConfigObject:
         api_version="v1",
         meta=ObjectMeta(name=s.name, namespace=s.namespace, labels=s.labels, annotations=s.annotations),
         spec=body,
-        source="lateen:kubelet",
+        source=KUBELET_SOURCE,
     )
 
 
@@ -166,7 +167,6 @@ class Kubelet:
         self._desired: dict[tuple[str, str], PodSpec] = {}
         self._wake = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
-        self._tg: asyncio.TaskGroup | None = None
 
     # -- desired state -----------------------------------------------------------------------
 
@@ -201,7 +201,6 @@ class Kubelet:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
             self._session = session
             async with asyncio.TaskGroup() as tg:
-                self._tg = tg
                 while True:
                     await self._wake.wait()
                     self._wake.clear()
@@ -244,8 +243,8 @@ class Kubelet:
         finally:
             with contextlib.suppress(Exception):
                 await self.network.teardown(spec.namespace, spec.name)
-            existing = self.cluster.get(pod_object(state).key)
-            if existing is not None and existing.source == "lateen:kubelet":
+            existing = self.cluster.get(ConfigKey("", "Pod", spec.namespace, spec.name))
+            if existing is not None and existing.source == KUBELET_SOURCE:
                 self.cluster.delete(existing.key)
             if self.pods.get(key) is state:
                 del self.pods[key]
@@ -299,7 +298,7 @@ class Kubelet:
     def _app_env(self, state: PodState) -> dict[str, str]:
         assert state.address is not None
         spec = state.spec
-        env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+        env = inherited_env(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
         platform = {
             "HOSTNAME": spec.name,
@@ -335,7 +334,7 @@ class Kubelet:
             argv += ["--labels", labels]
         if spec.owner:
             argv += ["--workload-name", spec.owner.partition("/")[2]]
-        env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+        env = inherited_env(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
         env["ISTIO_META_INTERCEPTION_MODE"] = self.network.interception_mode
         env["ISTIO_META_LATEEN_APP_ADDRESS"] = state.address.app_address

@@ -21,6 +21,7 @@ __all__ = [
     "ExplicitNetwork",
     "PodAddress",
     "PodNetwork",
+    "inherited_env",
     "loopback_block",
 ]
 
@@ -48,6 +49,13 @@ class PodNetwork(Protocol):
     def wrap(self, namespace: str, name: str, argv: Sequence[str], *, proxy: bool) -> list[str]: ...
 
     def control_plane_address(self) -> str: ...
+
+
+def inherited_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of the runtime's environment a pod's processes inherit: everything but the
+    ``*_proxy`` variables (a pod reaches the mesh through its own sidecar, never through
+    the host's proxy)."""
+    return {k: v for k, v in environ.items() if not k.lower().endswith("_proxy")}
 
 
 def loopback_block(seed: str) -> int:

@@ -10,7 +10,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -103,7 +103,6 @@ class ProcessInfo:
     ready: bool = False
     log_path: str = ""
     reason: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class SupervisedProcess:

@@ -32,8 +32,8 @@ from aiohttp import web
 
 from lateen.api import ConfigKey, ConfigObject, LoadError, load_yaml, object_to_dict
 from lateen.config import ConfigEvent, MemoryStore
-from lateen.config._directory import is_config_file
-from lateen.platform.local._builtin import builtin_objects
+from lateen.config._directory import KUSTOMIZATION_FILES, is_config_file
+from lateen.platform.local._builtin import BUILTIN_SOURCE, builtin_objects
 from lateen.platform.local._kubelet import Kubelet, KubeletOptions
 from lateen.platform.local._network import ExplicitNetwork, PodNetwork, loopback_block
 from lateen.platform.local._process import SupervisedProcess, proc_start_time
@@ -61,12 +61,9 @@ class UpOptions:
     agent_log_level: str = "info"
 
 
-_KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-
-
 def _kustomization(directory: Path) -> list[Path] | None:
     """The ``resources`` a directory's kustomization lists (relative to it), if it has one."""
-    for name in _KUSTOMIZATIONS:
+    for name in KUSTOMIZATION_FILES:
         path = directory / name
         if path.is_file():
             try:
@@ -185,6 +182,7 @@ class LocalMesh:
             on_change=self._record_processes,
         )
         self.spec_errors: list[str] = []
+        self._started_at = time.time()
         self.started = asyncio.Event()
         self.config.subscribe(self._on_config)
         self.cluster.subscribe(self._mirror)
@@ -250,7 +248,7 @@ class LocalMesh:
         docs = [
             {"source": o.source, "text": yaml.safe_dump(object_to_dict(o), sort_keys=False)}
             for o in self.config.snapshot().values()
-            if o.source != "lateen:builtin"
+            if o.source != BUILTIN_SOURCE
         ]
         self.state.write_config(docs)
 
@@ -326,12 +324,12 @@ class LocalMesh:
             monitoring_address=f"{cp_ip}:{self.options.monitoring_port}",
             ingress_url=f"http://{self.options.ingress_address}:{self.options.ingress_port}",
             control_plane_ip=cp_ip,
-            started_at=time.time(),
+            started_at=self._started_at,
         )
 
     def status(self) -> dict[str, Any]:
         return {
-            "info": _asdict(self.info()),
+            "info": dataclasses.asdict(self.info()),
             "pods": self.kubelet.statuses(),
             "control_plane": {
                 "pid": self.control_plane.info.pid if self.control_plane.info.running else 0,
@@ -350,7 +348,7 @@ class LocalMesh:
 
         @routes.get("/v1/info")
         async def info(_: web.Request) -> web.Response:
-            return web.json_response(_asdict(self.info()))
+            return web.json_response(dataclasses.asdict(self.info()))
 
         @routes.get("/v1/status")
         async def status(_: web.Request) -> web.Response:
@@ -468,9 +466,3 @@ class LocalMesh:
                             return
                 await asyncio.sleep(0.1)
         raise MeshError(f"the control plane did not start in {timeout:.0f}s; see {self.control_plane.info.log_path}")
-
-
-def _asdict(info: RuntimeInfo) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(info)
