@@ -115,9 +115,15 @@ def test_productpage_through_the_ingress_gateway(mesh: Mesh):
     assert {p["proxy"] for p in status["pods"]} == {"sidecar", "router"}
     # the request went through both sidecars: outbound from productpage, inbound at reviews
     pp = next(c for c in pods["productpage-v1"]["containers"] if c["name"] == "istio-proxy")
-    log = Path(pp["log"]).read_text()
-    assert "outbound|9080||reviews.default.svc.cluster.local" in log
-    assert "inbound|9080||" in log
+    # Envoy flushes its access log file once a second: wait for the lines
+    wait_for(
+        lambda: all(
+            want in Path(pp["log"]).read_text()
+            for want in ("outbound|9080||reviews.default.svc.cluster.local", "inbound|9080||")
+        ),
+        timeout=10,
+        what="productpage's sidecar access log",
+    )
 
 
 def test_round_robin_over_reviews_versions(mesh: Mesh):
