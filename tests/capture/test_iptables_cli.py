@@ -144,6 +144,21 @@ def test_apply_and_clean(fake: list[FakeRunner], capsys: pytest.CaptureFixture[s
         assert "removed the capture rules (0 table(s) changed)" in capsys.readouterr().out
 
 
+def test_skip_rule_apply_changes_nothing(fake: list[FakeRunner],
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["iptables", *CONTRACT, "--skip-rule-apply"]) == 0
+    assert fake[0].commands() == ["ip -o addr show"]
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("5s", 5.0), ("500ms", 0.5), ("2", 2.0),
+                                                ("1m", 60.0), ("1.5s", 1.5)],
+                         ids=["s", "ms", "bare", "m", "fraction"])
+def test_probe_timeout(value: str, seconds: float) -> None:
+    args = build_parser().parse_args(["iptables", "--probe-timeout", value])
+    assert args.probe_timeout == seconds
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["-p", "http"], "--envoy-port: 'http' is not a port"),
     (["-b", "80,x"], "inbound_ports_include: 'x'"),

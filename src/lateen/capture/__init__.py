@@ -3,7 +3,7 @@
 ``build_rules(CaptureConfig) -> Ruleset`` is pure and golden-tested; ``render_restore`` turns a
 ruleset into iptables-restore input; ``apply``/``clean`` install and remove the rules through a
 ``CommandRunner`` (``SubprocessRunner`` for real, ``lateen.testing.commands.FakeRunner`` in
-tests). ``config_from_annotations`` maps a pod's ``traffic.sidecar.istio.io/*`` annotations to
+tests); ``validate`` probes that the installed rules capture. ``config_from_annotations`` maps a pod's ``traffic.sidecar.istio.io/*`` annotations to
 the config Istio's injector would pass to ``istio-init``.
 """
 
@@ -35,9 +35,11 @@ from lateen.capture._restore import (
     restore_failure,
 )
 from lateen.capture._rules import Family, Rule, Ruleset, build_rules
+from lateen.capture._validate import PROBE_PORT, validate
 
 __all__ = [
     "DNS_LISTENER_PORT",
+    "PROBE_PORT",
     "CaptureConfig",
     "CaptureConfigError",
     "CaptureError",
@@ -62,4 +64,5 @@ __all__ = [
     "render_restore",
     "restore_failure",
     "split_list",
+    "validate",
 ]

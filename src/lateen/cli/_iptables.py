@@ -72,6 +72,18 @@ def _bool(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"{value!r} is not a boolean")
 
 
+def _seconds(value: str) -> float:
+    """A duration: ``5``, ``5s``, ``500ms``, ``1m``."""
+    v = value.strip()
+    for suffix, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
+        if v.endswith(suffix) and v[: -len(suffix)].replace(".", "", 1).isdigit():
+            return float(v[: -len(suffix)]) * scale
+    try:
+        return float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a duration") from None
+
+
 def _env_bool(*names: str) -> bool:
     """True when one of the variables is set to a true value (bad values count as false)."""
     for name in names:
@@ -104,6 +116,17 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("-n", "--dry-run", nargs="?", const=True, type=_bool,
                    default=_env_bool("DRY_RUN"), metavar="BOOL",
                    help="print the iptables-restore input instead of applying it")
+    p.add_argument("--skip-rule-apply", nargs="?", const=True, type=_bool,
+                   default=_env_bool("SKIP_RULE_APPLY"), metavar="BOOL",
+                   help="do not change the rules (with --run-validation: only validate)")
+    p.add_argument("--run-validation", nargs="?", const=True, type=_bool,
+                   default=_env_bool("RUN_VALIDATION"), metavar="BOOL",
+                   help="then check that a connection from the proxy's uid to "
+                   "127.0.0.6:<probe port> is captured (exit 126 if not)")
+    p.add_argument("--iptables-probe-port", type=int, default=int(env("IPTABLES_PROBE_PORT") or 15002),
+                   metavar="PORT", help="the validation probe's port (15002)")
+    p.add_argument("--probe-timeout", type=_seconds, default=_seconds(env("PROBE_TIMEOUT") or "5s"),
+                   metavar="DURATION", help="how long validation may take (5s)")
     p.add_argument("--cleanup-only", nargs="?", const=True, type=_bool, default=False,
                    metavar="BOOL", help="the same as 'clean'")
     p.add_argument("--network-namespace", default=env("NETWORK_NAMESPACE", ""), metavar="PATH",
@@ -185,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
         apply,
         clean,
         ipv6_enabled,
+        validate,
     )
 
     prefix = ["nsenter", f"--net={args.network_namespace}", "--"] if args.network_namespace else []
@@ -203,10 +227,23 @@ def run(args: argparse.Namespace) -> int:
             tables = clean(runner, cfg)
             print(f"lateen iptables: removed the capture rules ({tables} table(s) changed)")
             return 0
-        ruleset = apply(cfg, runner)
-        families = "IPv4 and IPv6" if cfg.enable_ipv6 else "IPv4"
-        print(f"lateen iptables: {len(ruleset.ipv4) + len(ruleset.ipv6)} rules applied ({families})")
-        return 0
+        if not args.skip_rule_apply:
+            ruleset = apply(cfg, runner)
+            families = "IPv4 and IPv6" if cfg.enable_ipv6 else "IPv4"
+            count = len(ruleset.ipv4) + len(ruleset.ipv6)
+            print(f"lateen iptables: {count} rules applied ({families})")
     except (CaptureConfigError, CaptureError, OSError) as e:
         print(f"lateen iptables: {e}", file=sys.stderr)
         return 1
+    if args.run_validation:
+        if args.network_namespace:
+            print("lateen iptables: --run-validation runs in the current network namespace; "
+                  "use 'ip netns exec' rather than --network-namespace", file=sys.stderr)
+            return 1
+        try:
+            validate(cfg, timeout=args.probe_timeout, probe_port=args.iptables_probe_port)
+        except CaptureError as e:
+            print(f"lateen iptables: {e}", file=sys.stderr)
+            return 126  # Istio's validation error code
+        print("lateen iptables: validation passed, traffic is captured")
+    return 0
