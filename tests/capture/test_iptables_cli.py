@@ -172,3 +172,27 @@ def test_errors(argv: list[str], message: str, fake: list[FakeRunner],
     err = capsys.readouterr().err
     assert err.startswith("lateen iptables: ") and message in err
     assert not any("restore" in c for r in fake for c in r.commands())
+
+
+@pytest.mark.parametrize("cfg", [
+    CaptureConfig(),
+    CaptureConfig.sidecar_defaults(),
+    CaptureConfig(proxy_uid="3,4", proxy_gid="1,2", inbound_interception_mode="TPROXY",
+                  inbound_ports_include="9080", outbound_ports_include="32000",
+                  outbound_ports_exclude="3306", outbound_ip_ranges_include="198.19.0.0/16",
+                  outbound_ip_ranges_exclude="198.19.9.0/24", kube_virt_interfaces="eth1",
+                  exclude_interfaces="eth9", inbound_tunnel_port=16008,
+                  inbound_tproxy_mark="1400", inbound_tproxy_route_table="140",
+                  redirect_dns=True, capture_all_dns=True, drop_invalid=True),
+    CaptureConfig(redirect_dns=True, dns_servers_v4=("127.0.0.53",), dns_servers_v6=("::1",)),
+], ids=["istio-iptables-defaults", "sidecar", "everything", "dns-servers"])
+def test_to_args_round_trip(cfg: CaptureConfig) -> None:
+    assert parse(*cfg.to_args()) == cfg
+
+
+def test_to_args_of_annotations() -> None:
+    # what the local platform runs as a pod's init step (Istio's istio-init arguments)
+    cfg = lateen.capture.config_from_annotations(
+        {"traffic.sidecar.istio.io/excludeOutboundPorts": "9080"}, dns_capture=True)
+    assert cfg is not None
+    assert cfg.to_args() == [*CONTRACT, "-o", "9080", "--redirect-dns"]

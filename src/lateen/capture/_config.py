@@ -92,6 +92,38 @@ class CaptureConfig:
             inbound_ports_exclude="15090,15021,15020",
         )
 
+    def to_args(self) -> list[str]:
+        """The ``lateen iptables`` (istio-iptables) flags for this config, in the injector's
+        order: ``-p -z -u -m -i -x -b -d``, then the others when not at their default.
+        Options that istio-iptables takes from the environment or detects (owner groups,
+        loopback CIDR, IPv6) are not flags and are left out."""
+        d = CaptureConfig()
+        args = [
+            "-p", str(self.proxy_port), "-z", str(self.inbound_capture_port),
+            "-u", self.proxy_uid, "-m", self.inbound_interception_mode,
+            "-i", self.outbound_ip_ranges_include, "-x", self.outbound_ip_ranges_exclude,
+            "-b", self.inbound_ports_include, "-d", self.inbound_ports_exclude,
+        ]  # fmt: skip
+        optional = [
+            ("-q", self.outbound_ports_include, d.outbound_ports_include),
+            ("-o", self.outbound_ports_exclude, d.outbound_ports_exclude),
+            ("-k", self.kube_virt_interfaces, d.kube_virt_interfaces),
+            ("-c", self.exclude_interfaces, d.exclude_interfaces),
+            ("-g", self.proxy_gid, d.proxy_gid),
+            ("-e", str(self.inbound_tunnel_port), str(d.inbound_tunnel_port)),
+            ("-t", self.inbound_tproxy_mark, d.inbound_tproxy_mark),
+            ("-r", self.inbound_tproxy_route_table, d.inbound_tproxy_route_table),
+        ]
+        args += [a for flag, value, default in optional if value != default for a in (flag, value)]
+        for flag, on in (("--redirect-dns", self.redirect_dns),
+                         ("--capture-all-dns", self.capture_all_dns),
+                         ("--drop-invalid", self.drop_invalid)):
+            if on:
+                args.append(flag)
+        if self.dns_servers_v4 or self.dns_servers_v6:
+            args += ["--dns-servers", ",".join(self.dns_servers_v4 + self.dns_servers_v6)]
+        return args
+
     def validate(self) -> None:
         """Raise ``CaptureConfigError`` naming the first bad option."""
         for name in ("proxy_port", "inbound_capture_port", "inbound_tunnel_port"):
