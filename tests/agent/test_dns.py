@@ -42,7 +42,7 @@ EXT = "External"
 NAMES = {
     "reviews.default.svc.cluster.local": NameInfo(("198.19.0.12",), K8S, "reviews", "default"),
     "httpbin.other.svc.cluster.local": NameInfo(("198.19.1.20",), K8S, "httpbin", "other"),
-    "dual.default.svc.cluster.local": NameInfo(("198.19.0.30", "fd00::30"), K8S, "dual", "default"),
+    "dual.default.svc.cluster.local": NameInfo(("198.19.0.30", "::ffff:198.18.0.30"), K8S, "dual", "default"),
     "httpbin.example.com": NameInfo(("198.18.100.1", "198.18.100.2"), EXT),
     "*.wild.example.com": NameInfo(("198.18.101.1",), EXT),
     "api.wild.example.com": NameInfo(("198.18.101.9",), EXT),
@@ -72,7 +72,7 @@ def test_names_derived_from_the_table() -> None:
         ]
     )  # fmt: skip
     assert hosts["reviews."] == HostAddresses(("198.19.0.12",))
-    assert hosts["dual."] == HostAddresses(("198.19.0.30",), ("fd00::30",))
+    assert hosts["dual."] == HostAddresses(("198.19.0.30",), ("::ffff:198.18.0.30",))
 
 
 @pytest.mark.parametrize(
@@ -163,7 +163,7 @@ LOOKUPS = [
     # types
     ("reviews.", "AAAA", ok()),
     ("reviews.", "TXT", ok()),
-    ("dual.", "AAAA", ok(Record("dual.", "AAAA", "fd00::30"))),
+    ("dual.", "AAAA", ok(Record("dual.", "AAAA", "::ffff:198.18.0.30"))),
     ("dual.", "A", ok(*a("dual.", "198.19.0.30"))),
     ("reviews.default.default.svc.cluster.local.", "AAAA",
      ok(CNAME("reviews.default.default.svc.cluster.local.", "CNAME", "reviews.default."))),
@@ -279,6 +279,8 @@ async def test_server_answers(tcp: bool) -> None:
         }
         resp = await query(server, "reviews.default.svc.cluster.local", "AAAA", tcp=tcp)
         assert resp.rcode() == dns.rcode.NOERROR and not resp.answer
+        resp = await query(server, "dual", "AAAA", tcp=tcp)
+        assert addresses(resp) == {"dual. AAAA": ["::ffff:198.18.0.30"]}
 
         resp = await query(server, "httpbin.example.com", tcp=tcp, use_edns=0)
         assert addresses(resp) == {"httpbin.example.com. A": ["198.18.100.1", "198.18.100.2"]}
@@ -286,7 +288,7 @@ async def test_server_answers(tcp: bool) -> None:
 
         resp = await query(server, "www.example.org", tcp=tcp)
         assert resp.rcode() == dns.rcode.NXDOMAIN and not resp.answer
-        assert server.queries == 5
+        assert server.queries == 6
 
 
 async def test_server_servfail_until_the_first_table_then_answers() -> None:

@@ -92,7 +92,7 @@ def _split_ips(ips: Iterable[str]) -> HostAddresses:
             ip = ipaddress.ip_address(text)
         except ValueError:
             continue
-        (v4 if ip.version == 4 else v6).append(str(ip))
+        (v4 if ip.version == 4 else v6).append(text)
     return HostAddresses(tuple(v4), tuple(v6))
 
 
