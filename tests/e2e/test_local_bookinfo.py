@@ -1,6 +1,10 @@
 """Istio's getting-started, on one machine: ``lateen up samples/bookinfo -d``, the page through
 the ingress gateway, traffic shifting with ``lateen apply``/``delete``, recovery from killed
-processes, and a ``lateen down`` that leaves nothing behind. Real Envoy, real processes."""
+processes, and a ``lateen down`` that leaves nothing behind. Real Envoy, real processes.
+
+The whole module runs twice: in explicit mode (loopback addresses, ``HTTP_PROXY``) and in
+transparent mode (network namespaces, Istio's iptables capture, the agent's DNS proxy; the
+apps call plain ``http://reviews:9080``)."""
 
 from __future__ import annotations
 
@@ -8,18 +12,16 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from lateen.platform.local import StateDir, proc_start_time
+from lateen.testing.localmesh import Mesh, assert_no_network_left
 from lateen.testing.procs import free_port, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -28,35 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 BOOKINFO = ROOT / "samples" / "bookinfo"
 NET = BOOKINFO / "networking"
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-@dataclass
-class Mesh:
-    state: Path
-    url: str
-    port: int
-
-    def lateen(self, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "lateen", *args, "--state-dir", str(self.state)],
-            capture_output=True, text=True, timeout=180, input=stdin, cwd=ROOT,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(f"lateen {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
-        return proc
-
-    def status(self) -> dict:
-        return json.loads(self.lateen("status", "-o", "json").stdout)
-
-    def page(self, user: str | None = None) -> tuple[int, str]:
-        req = urllib.request.Request(f"{self.url}/productpage")
-        try:
-            with _OPENER.open(req, timeout=10) as resp:
-                return resp.status, resp.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-        except OSError as e:
-            return 0, str(e)
 
 
 def stars(html: str) -> str:
@@ -79,17 +52,19 @@ def _converged(mesh: Mesh, want: str, n: int = 10) -> bool:
     return _pages(mesh, n) == Counter({want: n})
 
 
-@pytest.fixture(scope="module")
-def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    state = tmp_path_factory.mktemp("bookinfo") / ".lateen"
+@pytest.fixture(scope="module", params=["explicit", "transparent"])
+def mesh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    mode = str(request.param)
+    state = tmp_path_factory.mktemp(f"bookinfo-{mode}") / ".lateen"
     port = free_port()
-    m = Mesh(state, f"http://127.0.0.1:{port}", port)
+    m = Mesh(state, f"http://127.0.0.1:{port}", port, mode)
     started = time.monotonic()
-    up = m.lateen("up", str(BOOKINFO), "-d", "--ingress-port", str(port), "--timeout", "90", check=False)
+    up = m.lateen("up", str(BOOKINFO), "-d", "--mode", mode, "--ingress-port", str(port), "--timeout", "90",
+                  check=False)
     try:
         assert up.returncode == 0, f"lateen up failed:\n{up.stdout}\n{up.stderr}"
         assert up.stdout.strip().endswith(m.url), up.stdout
-        print(f"lateen up -> all ready in {time.monotonic() - started:.1f}s")
+        print(f"lateen up ({mode}) -> all ready in {time.monotonic() - started:.1f}s")
         yield m
     finally:
         m.lateen("down", "--force", check=False)
@@ -244,9 +219,15 @@ def test_down_leaves_no_process_port_or_lock(mesh: Mesh):
     assert not state.runtime_file.exists()
     assert not Path(info.api_socket).exists()
     host, _, port = info.xds_address.rpartition(":")
-    for addr in (("127.0.0.1", mesh.port), (host, int(port))):
+    addrs = [("127.0.0.1", mesh.port)]
+    if mesh.mode == "explicit":
+        addrs.append((host, int(port)))  # in transparent mode that address went with the bridge
+    for addr in addrs:
         with socket.socket() as s:  # nothing listens there any more (TIME_WAIT may linger)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(addr)
             s.listen()
     assert "no mesh is running" in mesh.lateen("status", check=False).stderr
+    if mesh.mode == "transparent":
+        assert_no_network_left(mesh.state)
+

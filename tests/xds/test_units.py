@@ -19,6 +19,7 @@ from lateen.model import (
 )
 from lateen.testing.golden import message_to_data
 from lateen.xds import default_generators, names
+from lateen.xds.nds import NAME_TABLE_TYPE
 from lateen.xds.route import default_retry_policy, route_match
 
 
@@ -106,7 +107,8 @@ def test_default_retry_policy() -> None:
 def test_generator_contract() -> None:
     gens = default_generators()
     assert sorted(gens) == sorted(
-        [names.CLUSTER_TYPE, names.ENDPOINT_TYPE, names.LISTENER_TYPE, names.ROUTE_TYPE]
+        [names.CLUSTER_TYPE, names.ENDPOINT_TYPE, names.LISTENER_TYPE, names.ROUTE_TYPE,
+         NAME_TABLE_TYPE]
     )
     proxy = Proxy(
         ProxyType.SIDECAR, ("198.18.0.1",), "a.default", "default.svc.cluster.local", "default"

@@ -1,5 +1,6 @@
 """The agent (our pilot-agent, minus SDS): writes the bootstrap, supervises Envoy, serves
-readiness. ``await Agent(options).run()`` until cancelled; cancellation drains Envoy first
+readiness and, with DNS capture, the DNS proxy (its own NDS stream; readiness does not wait
+for it). ``await Agent(options).run()`` until cancelled; cancellation drains Envoy first
 (the status server keeps answering, 503 "draining", until Envoy is gone), then stops."""
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ class AgentOptions:
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
     envoy_log: Path | None = None  # default: envoy.log in the work dir
+    dns_capture: bool = False  # ISTIO_META_DNS_CAPTURE: run the DNS proxy
+    dns_address: str = "127.0.0.1"
+    dns_port: int = 15053
+    resolv_conf: Path = Path("/etc/resolv.conf")  # its search list expands short names
 
     @property
     def bootstrap_path(self) -> Path:
@@ -93,9 +98,28 @@ class Agent:
         log.info("bootstrap written to %s", path)
         async with asyncio.TaskGroup() as tg:
             status = tg.create_task(self.status.run(), name="status-server")
+            dns = tg.create_task(self._run_dns(), name="dns-proxy") if self.options.dns_capture else None
             try:
                 # in this task, so that cancelling the agent drains Envoy while the status
-                # server still answers; then the status server stops
+                # server (and DNS) still answer; then they stop
                 await self.envoy.run()
             finally:
                 status.cancel()
+                if dns is not None:
+                    dns.cancel()
+
+    async def _run_dns(self) -> None:
+        from lateen.agent._dns import DnsOptions, DnsProxy
+
+        b = self.options.bootstrap
+        node = render_bootstrap(b)["node"]
+        await DnsProxy(
+            DnsOptions(
+                discovery_address=b.discovery_address,
+                node=node,
+                namespace=b.namespace,
+                address=self.options.dns_address,
+                port=self.options.dns_port,
+                resolv_conf=self.options.resolv_conf,
+            )
+        ).run()

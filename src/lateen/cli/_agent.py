@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
     for d in [*args.labels, *args.label]:
         labels.update(d)
     work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="lateen-agent-"))
+    meta = istio_meta_from_env(os.environ)
     opts = AgentOptions(
         bootstrap=BootstrapOptions(
             pod_name=args.pod_name,
@@ -133,11 +134,15 @@ def run(args: argparse.Namespace) -> int:
             drain_duration_s=args.drain_duration,
             termination_drain_duration_s=args.termination_drain_duration,
             concurrency=args.concurrency,
-            extra_metadata=istio_meta_from_env(os.environ),
+            extra_metadata=meta,
         ),
         envoy_log=Path(args.envoy_log) if args.envoy_log else None,
         work_dir=work_dir,
         log_level=args.log_level,
+        # Istio's switch; the port and resolv.conf are overridable for tests
+        dns_capture=str(meta.get("DNS_CAPTURE", "")).strip().lower() == "true",
+        dns_port=int(os.environ.get("LATEEN_DNS_PORT") or 15053),
+        resolv_conf=Path(os.environ.get("LATEEN_RESOLV_CONF") or "/etc/resolv.conf"),
     )
     try:
         agent = Agent(opts)

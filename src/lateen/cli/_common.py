@@ -177,3 +177,32 @@ def fetch_json(url: str, timeout: float = 10.0) -> Any:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(url, timeout=timeout) as resp:
         return json.loads(resp.read())
+
+
+_ADMIN_FETCH = (
+    "import sys, urllib.request\n"
+    "o = urllib.request.build_opener(urllib.request.ProxyHandler({}))\n"
+    "sys.stdout.buffer.write(o.open(sys.argv[1], timeout=float(sys.argv[2])).read())\n"
+)
+
+
+def fetch_admin_json(pod: Mapping[str, Any], path: str, timeout: float = 10.0) -> Any:
+    """GET ``path`` from a pod's Envoy admin as JSON. In transparent mode the admin listens
+    on 127.0.0.1 inside the pod (as Istio's does), so the request is made from inside it,
+    through the pod's ``admin_exec`` prefix, as ``istioctl`` execs into the pod."""
+    admin = str(pod.get("admin") or "")
+    url = f"http://{admin}{path}"
+    prefix = [str(a) for a in pod.get("admin_exec") or []]
+    if not prefix:
+        return fetch_json(url, timeout)
+    import subprocess
+
+    r = subprocess.run(
+        [*prefix, sys.executable, "-c", _ADMIN_FETCH, url, str(timeout)],
+        capture_output=True,
+        timeout=timeout + 5,
+    )
+    if r.returncode != 0:
+        lines = r.stderr.decode(errors="replace").strip().splitlines()
+        raise OSError(lines[-1] if lines else f"admin fetch exited {r.returncode}")
+    return json.loads(r.stdout)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import socket
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from lateen.cli._common import (
     add_namespace,
     add_state_dir,
     connect_or_fail,
+    fetch_admin_json,
     fetch_json,
     format_table,
     list_pods,
@@ -137,8 +139,8 @@ def run(args: argparse.Namespace) -> int:
         endpoints=EndpointFilter(address=args.address, port=args.port, cluster=args.cluster, status=args.status),
     )
     try:
-        dump = fetch_json(f"http://{admin}/config_dump") if kind != "endpoint" else {}
-        clusters = fetch_json(f"http://{admin}/clusters?format=json") if kind in ("endpoint", "all") else {}
+        dump = fetch_admin_json(pod, "/config_dump") if kind != "endpoint" else {}
+        clusters = fetch_admin_json(pod, "/clusters?format=json") if kind in ("endpoint", "all") else {}
     except (OSError, ValueError) as e:
         print(f"error: cannot read the Envoy admin of {pod.get('name')}.{pod.get('namespace')} at {admin}: {e}",
               file=sys.stderr)
@@ -174,13 +176,13 @@ def run_status(args: argparse.Namespace) -> int:
             print(f"error: the proxy of {proxy_id} is not connected to the control plane", file=sys.stderr)
             return 1
     # VERSION falls back to the Envoy version (istioctl's "*") for proxies without ISTIO_VERSION
-    admins = {f"{p.get('name')}.{p.get('namespace')}": str(p.get("admin") or "") for p in pods}
+    by_id = {f"{p.get('name')}.{p.get('namespace')}": p for p in pods if p.get("admin")}
     versions: dict[str, str] = {}
     for entry in syncz:
         proxy = str(entry.get("proxy", ""))
-        if not entry.get("istio_version") and admins.get(proxy):
-            with contextlib.suppress(OSError, ValueError):
-                versions[proxy] = envoy_version(fetch_json(f"http://{admins[proxy]}/server_info", timeout=3))
+        if not entry.get("istio_version") and proxy in by_id:
+            with contextlib.suppress(OSError, ValueError, subprocess.TimeoutExpired):
+                versions[proxy] = envoy_version(fetch_admin_json(by_id[proxy], "/server_info", timeout=3))
     istiod = socket.gethostname() or "lateen"
     sys.stdout.write(format_table(status_rows(syncz, istiod, versions), padding=PADDING["status"]))
     return 0

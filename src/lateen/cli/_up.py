@@ -33,8 +33,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     add_state_dir(p)
     p.add_argument("--ingress-port", type=int, default=8080,
                    help="publish the ingress gateway's port 8080 on 127.0.0.1:PORT (default 8080)")
-    p.add_argument("--mode", choices=["explicit", "transparent"], default="explicit",
-                   help="pod networking: explicit (loopback addresses, HTTP_PROXY; no root)")
+    p.add_argument("--mode", choices=["auto", "explicit", "transparent"], default="explicit",
+                   help="pod networking: transparent (network namespaces + Istio's iptables "
+                   "capture; root), explicit (loopback addresses, HTTP_PROXY; no root), or auto "
+                   "(the default: transparent when running as root with iptables, else explicit)")
     p.add_argument("--xds-port", type=int, default=15010, help="control plane xDS port (default 15010)")
     p.add_argument("--monitoring-port", type=int, default=15014,
                    help="control plane metrics/debug port (default 15014)")
@@ -295,11 +297,23 @@ def _detach(args: argparse.Namespace) -> int:
     return _report(ok, status, info)
 
 
+def _resolve_mode(args: argparse.Namespace) -> str | None:
+    from lateen.platform.local._transparent import transparent_available
+
+    why = transparent_available()
+    if args.mode == "auto":
+        return "explicit" if why else "transparent"
+    if args.mode == "transparent" and why:
+        print(f"lateen up: --mode transparent {why}; use --mode explicit", file=sys.stderr)
+        return None
+    return str(args.mode)
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.mode == "transparent":
-        print("lateen up: --mode transparent (network namespaces + iptables) is not available "
-              "yet; use the default explicit mode", file=sys.stderr)
+    mode = _resolve_mode(args)
+    if mode is None:
         return 2
+    args.mode = mode
     if args.serve_foreground:
         return _serve(args, interactive=False)
     if args.detach:
@@ -331,12 +345,17 @@ def run_down(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(info.pid, signal.SIGKILL)
-    elif not args.force and not state.read_processes():
+    elif not args.force and not state.read_processes() and not (state.root / "network.json").exists():
         print(f"lateen down: no mesh is running from {state.root}", file=sys.stderr)
         return 0
     killed = kill_recorded(state.read_processes())
     if killed:
         print(f"lateen down: killed {len(killed)} leftover process(es)", file=sys.stderr)
+    from lateen.platform.local._transparent import cleanup_recorded
+
+    removed = cleanup_recorded(state.root)
+    if removed:
+        print(f"lateen down: removed {', '.join(removed)}", file=sys.stderr)
     for leftover in (state.processes_file, state.runtime_file, state.api_socket):
         with contextlib.suppress(FileNotFoundError):
             leftover.unlink()

@@ -19,7 +19,13 @@ from lateen.server._clock import Clock, MonotonicClock
 from lateen.server._connection import Connection
 from lateen.server._metrics import XdsMetrics
 from lateen.server._queue import PushQueue
-from lateen.server._types import PushContextLike, XdsGenerator, short_type, type_order
+from lateen.server._types import (
+    AGENT_TYPES,
+    PushContextLike,
+    XdsGenerator,
+    short_type,
+    type_order,
+)
 
 __all__ = ["XdsServer"]
 
@@ -49,6 +55,9 @@ class XdsServer:
         self.queue: PushQueue[Connection] = PushQueue(self._deliver, max_concurrent_pushes)
         self._push_context: PushContextLike | None = None
         self._connections: dict[str, Connection] = {}
+        # agents' own streams (NDS for the DNS proxy): served and pushed like any other,
+        # but not proxies: not listed (syncz, proxy-status) nor counted in pilot_xds
+        self._agent_streams: set[str] = set()
         self._ids = itertools.count(1)
         self.port: int | None = None
         self.ready = asyncio.Event()
@@ -86,7 +95,18 @@ class XdsServer:
     # -- introspection --------------------------------------------------------------------
 
     def connections(self) -> list[Connection]:
-        return sorted(self._connections.values(), key=lambda c: c.id)
+        """The proxies' streams (agents' own streams left out), by id."""
+        return sorted(
+            (c for c in self._connections.values() if c.id not in self._agent_streams),
+            key=lambda c: c.id,
+        )
+
+    def agent_streams(self) -> list[Connection]:
+        """Streams opened by agents for their own types (the DNS proxy's NDS), by id."""
+        return sorted(
+            (c for c in self._connections.values() if c.id in self._agent_streams),
+            key=lambda c: c.id,
+        )
 
     def find_connections(self, proxy_id: str) -> list[Connection]:
         """Connections whose proxy id (``POD.NS``), node id or connection id is ``proxy_id``."""
@@ -166,9 +186,19 @@ class XdsServer:
             peer=context.peer(),
         )
         version = str(proxy.metadata.get("ISTIO_VERSION") or "unknown")
+        agent_stream = first.type_url in AGENT_TYPES
         self._connections[conn.id] = conn
-        self.metrics.connected.labels(version).inc()
-        log.info("%s: connected (%s) from %s", conn.id, protocol, conn.peer)
+        if agent_stream:
+            self._agent_streams.add(conn.id)
+        else:
+            self.metrics.connected.labels(version).inc()
+        log.info(
+            "%s: connected (%s%s) from %s",
+            conn.id,
+            protocol,
+            ", agent stream" if agent_stream else "",
+            conn.peer,
+        )
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(_read_loop(context, conn))
@@ -177,7 +207,10 @@ class XdsServer:
             conn.close()
             self.queue.remove(conn)
             self._connections.pop(conn.id, None)
-            self.metrics.connected.labels(version).dec()
+            if agent_stream:
+                self._agent_streams.discard(conn.id)
+            else:
+                self.metrics.connected.labels(version).dec()
             log.info("%s: disconnected", conn.id)
 
     def trigger(self, reason: TriggerReason = TriggerReason.DEBUG) -> None:

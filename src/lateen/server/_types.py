@@ -8,9 +8,11 @@ from typing import Any, Protocol
 from lateen.model import Proxy, PushRequest
 
 __all__ = [
+    "AGENT_TYPES",
     "CDS",
     "EDS",
     "LDS",
+    "NDS",
     "PUSH_ORDER",
     "RDS",
     "PushContextLike",
@@ -23,14 +25,19 @@ EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 LDS = "type.googleapis.com/envoy.config.listener.v3.Listener"
 RDS = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
 SDS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
+#: Istio's name table (NDS), asked for by the agent's DNS proxy, not by Envoy
+NDS = "type.googleapis.com/istio.networking.nds.v1.NameTable"
 
 #: Make-before-break: clusters, then their endpoints, then listeners, then their routes.
 PUSH_ORDER = (CDS, EDS, LDS, RDS)
 #: Types whose SotW responses carry the complete state of the world (omission = deletion)
-#: and whose empty initial request means "wildcard".
-FULL_STATE_TYPES = frozenset({CDS, LDS})
+#: and whose empty initial request means "wildcard" (NDS: one unnamed resource, as Istio).
+FULL_STATE_TYPES = frozenset({CDS, LDS, NDS})
+#: Types only an agent asks for: a stream whose first request is one of them is the agent's
+#: own stream next to its Envoy's (Istio multiplexes NDS onto Envoy's stream), not a proxy.
+AGENT_TYPES = frozenset({NDS})
 
-_SHORT = {CDS: "cds", EDS: "eds", LDS: "lds", RDS: "rds", SDS: "sds"}
+_SHORT = {CDS: "cds", EDS: "eds", LDS: "lds", RDS: "rds", SDS: "sds", NDS: "nds"}
 
 
 def short_type(type_url: str) -> str:

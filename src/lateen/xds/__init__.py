@@ -6,10 +6,12 @@ __all__ = ["Generator", "Resource", "default_generators"]
 
 
 def default_generators() -> dict[str, Generator]:
-    """CDS, EDS, LDS and RDS generators with their default configurers, by type URL."""
+    """CDS, EDS, LDS and RDS generators with their default configurers, and NDS (the agent's
+    name table), by type URL."""
     from lateen.xds.cluster import ClusterGenerator
     from lateen.xds.endpoint import EndpointGenerator
     from lateen.xds.listener import ListenerGenerator
+    from lateen.xds.nds import NameTableGenerator
     from lateen.xds.route import RouteGenerator
 
     gens: list[Generator] = [
@@ -17,5 +19,6 @@ def default_generators() -> dict[str, Generator]:
         EndpointGenerator(),
         ListenerGenerator(),
         RouteGenerator(),
+        NameTableGenerator(),
     ]
     return {g.type_url: g for g in gens}

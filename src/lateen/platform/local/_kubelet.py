@@ -24,7 +24,7 @@ from lateen.api import ConfigKey, ConfigObject, ObjectMeta
 from lateen.config import MemoryStore
 from lateen.platform.local._network import PodAddress, PodNetwork, inherited_env
 from lateen.platform.local._process import ProcessInfo, Spawner, SupervisedProcess
-from lateen.platform.local._spec import PROXY_CONTAINER, PodSpec, Probe
+from lateen.platform.local._spec import PROXY_CONTAINER, PodSpec, Probe, ProxyRole
 from lateen.platform.local._state import ProcessRecord, StateDir
 
 __all__ = ["Kubelet", "KubeletOptions", "PodState", "pod_object"]
@@ -58,9 +58,19 @@ class PodState:
     reason: str = ""
     env: dict[str, str] = field(default_factory=dict)  # what the platform sets for the pod's apps
     exec_prefix: list[str] = field(default_factory=list)  # runs a command inside the pod
+    admin_exec: list[str] = field(default_factory=list)  # reaches the proxy's admin (transparent)
     processes: dict[str, SupervisedProcess] = field(default_factory=dict)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def _admin(self) -> str:
+        """Where the proxy's Envoy admin listens: the pod address when it is a loopback one
+        (explicit mode, gateways), else 127.0.0.1 inside the pod (reached with admin_exec)."""
+        if self.address is None or self.spec.proxy is None:
+            return ""
+        if self.admin_exec:
+            return "127.0.0.1:15000"
+        return f"{self.address.admin_address or self.address.ip}:15000"
 
     def to_dict(self) -> dict[str, Any]:
         containers = []
@@ -89,7 +99,8 @@ class PodState:
             "proxy": str(s.proxy) if s.proxy else "",
             "ip": self.address.ip if self.address else "",
             "app_address": self.address.app_address if self.address else "",
-            "admin": f"{self.address.ip}:15000" if self.address and s.proxy else "",
+            "admin": self._admin(),
+            "admin_exec": list(self.admin_exec),
             "phase": self.phase,
             "ready": self.ready,
             "reason": self.reason,
@@ -242,7 +253,7 @@ class Kubelet:
                     await proc.stop(1.0)
         finally:
             with contextlib.suppress(Exception):
-                await self.network.teardown(spec.namespace, spec.name)
+                await self.network.teardown(spec)
             existing = self.cluster.get(ConfigKey("", "Pod", spec.namespace, spec.name))
             if existing is not None and existing.source == KUBELET_SOURCE:
                 self.cluster.delete(existing.key)
@@ -256,8 +267,7 @@ class Kubelet:
         spec = state.spec
         pod_dir = self.state_dir.pod_dir(spec.namespace, spec.name)
         pod_dir.mkdir(parents=True, exist_ok=True)
-        with_proxy = spec.proxy is not None
-        state.address = await self.network.setup(spec.namespace, spec.name, with_proxy)
+        state.address = await self.network.setup(spec)
         self._publish(state)
         procs: list[SupervisedProcess] = []
         if spec.proxy is not None:
@@ -265,7 +275,7 @@ class Kubelet:
         app_env = self._app_env(state)
         for c in spec.containers:
             env = {**app_env, **dict(c.env)}
-            argv = self.network.wrap(spec.namespace, spec.name, c.argv, proxy=False)
+            argv = self.network.wrap(spec, c.argv, proxy=False)
             procs.append(self._supervised(c.name, argv, env, c.working_dir, pod_dir / f"{c.name}.log"))
         for p in procs:
             state.processes[p.info.name] = p
@@ -308,7 +318,9 @@ class Kubelet:
             **self.network.app_env(state.address, spec.proxy is not None),
         }
         state.env = platform
-        state.exec_prefix = self.network.wrap(spec.namespace, spec.name, [], proxy=False)
+        state.exec_prefix = self.network.wrap(spec, [], proxy=False)
+        if spec.proxy is ProxyRole.SIDECAR and self.network.mode == "transparent":
+            state.admin_exec = self.network.wrap(spec, [], proxy=True)
         env.update(platform)
         return env
 
@@ -332,14 +344,27 @@ class Kubelet:
         ]  # fmt: skip
         if labels:
             argv += ["--labels", labels]
+        if state.address.admin_address:
+            argv += ["--admin-address", state.address.admin_address]
         if spec.owner:
             argv += ["--workload-name", spec.owner.partition("/")[2]]
         env = inherited_env(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
-        env["ISTIO_META_INTERCEPTION_MODE"] = self.network.interception_mode
+        sidecar = spec.proxy is ProxyRole.SIDECAR
+        env["ISTIO_META_INTERCEPTION_MODE"] = self.network.interception_mode if sidecar else "NONE"
+        if sidecar and self.network.interception_mode != "NONE":
+            env["ISTIO_META_DNS_CAPTURE"] = "true"
         env["ISTIO_META_LATEEN_APP_ADDRESS"] = state.address.app_address
         env.update(_proxy_metadata_env(spec.annotations))
-        argv = self.network.wrap(spec.namespace, spec.name, argv, proxy=True)
+        argv = self.network.wrap(spec, argv, proxy=True)
+        owner = self.network.proxy_owner()
+        if owner is not None:  # the proxy's own files: its work dir and its Envoy log
+            work = pod_dir / "proxy"
+            work.mkdir(parents=True, exist_ok=True)
+            log_file = pod_dir / f"{PROXY_CONTAINER}.log"
+            log_file.touch()
+            for path in (work, log_file):
+                os.chown(path, owner, owner)
         return self._supervised(PROXY_CONTAINER, argv, env, str(pod_dir), pod_dir / f"{PROXY_CONTAINER}.log")
 
     # -- readiness -----------------------------------------------------------------------------
@@ -389,7 +414,7 @@ class Kubelet:
             return True
         try:
             proc = await asyncio.create_subprocess_exec(
-                *self.network.wrap(state.spec.namespace, state.spec.name, probe.command, proxy=False),
+                *self.network.wrap(state.spec, probe.command, proxy=False),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,

@@ -13,7 +13,10 @@ import ipaddress
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from lateen.platform.local._spec import PodSpec
 
 __all__ = [
     "HTTP_PROXY_PORT",
@@ -32,6 +35,7 @@ HTTP_PROXY_PORT = 15001
 class PodAddress:
     ip: str  # the pod's address: endpoints, the proxy's node id, inbound listeners
     app_address: str  # where the pod's app listens (== ip for pods without a proxy)
+    admin_address: str = ""  # where its Envoy admin binds, when not the default
 
 
 class PodNetwork(Protocol):
@@ -40,15 +44,29 @@ class PodNetwork(Protocol):
     mode: str  # "explicit" | "transparent"
     interception_mode: str  # Istio's INTERCEPTION_MODE for the pod's proxy: NONE | REDIRECT
 
-    async def setup(self, namespace: str, name: str, with_proxy: bool) -> PodAddress: ...
+    async def start(self) -> None:
+        """Before the control plane starts (it listens on ``control_plane_address``)."""
+        ...
 
-    async def teardown(self, namespace: str, name: str) -> None: ...
+    async def stop(self) -> None:
+        """After every pod stopped: remove what ``start`` created."""
+        ...
+
+    async def setup(self, spec: PodSpec) -> PodAddress: ...
+
+    async def teardown(self, spec: PodSpec) -> None: ...
 
     def app_env(self, address: PodAddress, with_proxy: bool) -> dict[str, str]: ...
 
-    def wrap(self, namespace: str, name: str, argv: Sequence[str], *, proxy: bool) -> list[str]: ...
+    def wrap(self, spec: PodSpec, argv: Sequence[str], *, proxy: bool) -> list[str]:
+        """The command line that runs ``argv`` inside the pod (as its proxy or its app)."""
+        ...
 
     def control_plane_address(self) -> str: ...
+
+    def proxy_owner(self) -> int | None:
+        """The uid the proxy runs as, when it differs from ours (its files are chowned)."""
+        ...
 
 
 def inherited_env(environ: Mapping[str, str]) -> dict[str, str]:
@@ -105,15 +123,21 @@ class ExplicitNetwork:
         self.block = block
         self.pool = AddressPool(block)
 
-    async def setup(self, namespace: str, name: str, with_proxy: bool) -> PodAddress:
-        ip = self.pool.allocate((namespace, name))
-        if not with_proxy:
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def setup(self, spec: PodSpec) -> PodAddress:
+        ip = self.pool.allocate(spec.key)
+        if spec.proxy is None:
             return PodAddress(ip, ip)
         parts = ip.split(".")
         return PodAddress(ip, f"127.{self.block + 1}.{parts[2]}.{parts[3]}")
 
-    async def teardown(self, namespace: str, name: str) -> None:
-        self.pool.release((namespace, name))
+    async def teardown(self, spec: PodSpec) -> None:
+        self.pool.release(spec.key)
 
     def app_env(self, address: PodAddress, with_proxy: bool) -> dict[str, str]:
         env = {"LISTEN_ADDRESS": address.app_address, "INSTANCE_IP": address.ip}
@@ -123,8 +147,11 @@ class ExplicitNetwork:
             env.update(HTTP_PROXY=proxy, http_proxy=proxy, NO_PROXY=no_proxy, no_proxy=no_proxy)
         return env
 
-    def wrap(self, namespace: str, name: str, argv: Sequence[str], *, proxy: bool) -> list[str]:
+    def wrap(self, spec: PodSpec, argv: Sequence[str], *, proxy: bool) -> list[str]:
         return list(argv)
 
     def control_plane_address(self) -> str:
         return f"127.{self.block}.0.1"
+
+    def proxy_owner(self) -> int | None:
+        return None

@@ -35,10 +35,11 @@ from lateen.config import ConfigEvent, MemoryStore
 from lateen.config._directory import KUSTOMIZATION_FILES, is_config_file
 from lateen.platform.local._builtin import BUILTIN_SOURCE, builtin_objects
 from lateen.platform.local._kubelet import Kubelet, KubeletOptions
-from lateen.platform.local._network import ExplicitNetwork, PodNetwork, loopback_block
+from lateen.platform.local._network import AddressPool, ExplicitNetwork, PodNetwork, loopback_block
 from lateen.platform.local._process import SupervisedProcess, proc_start_time
 from lateen.platform.local._spec import pods_from_objects
 from lateen.platform.local._state import ProcessRecord, RuntimeInfo, StateDir, kill_recorded
+from lateen.platform.local._vips import assign_cluster_ips
 
 __all__ = ["LocalMesh", "MeshError", "UpOptions", "read_documents"]
 
@@ -152,7 +153,7 @@ class LocalMesh:
         self.options = options
         self.state = StateDir(options.state_dir)
         self.block = _free_block(loopback_block(str(self.state.root)), (options.xds_port, options.monitoring_port))
-        self.network: PodNetwork = network or ExplicitNetwork(self.block)
+        self.network: PodNetwork = network or self._network(options.mode)
         self.config = MemoryStore()
         self.cluster = MemoryStore()
         cp_ip = self.network.control_plane_address()
@@ -186,6 +187,29 @@ class LocalMesh:
         self.started = asyncio.Event()
         self.config.subscribe(self._on_config)
         self.cluster.subscribe(self._mirror)
+
+    def _network(self, mode: str) -> PodNetwork:
+        if mode == "transparent":
+            import lateen
+            from lateen.agent import envoy_binary
+            from lateen.platform.local._transparent import TransparentNetwork
+
+            return TransparentNetwork(
+                self.state.root,
+                read_paths=(sys.executable, str(Path(lateen.__file__).parent), str(envoy_binary())),
+                loopback=AddressPool(self.block),
+            )
+        if mode != "explicit":
+            raise MeshError(f"unknown mode {mode!r} (explicit or transparent)")
+        return ExplicitNetwork(self.block)
+
+    def _with_vips(self, objects: Sequence[ConfigObject]) -> list[ConfigObject]:
+        """Transparent mode: Services get a VIP as the API server would allocate one."""
+        if self.network.mode != "transparent":
+            return list(objects)
+        from lateen.platform.local._transparent import DNS_VIP, VIP_RANGE
+
+        return assign_cluster_ips(objects, self.config.snapshot(), VIP_RANGE, reserved=(DNS_VIP,))
 
     # -- config ------------------------------------------------------------------------------
 
@@ -265,7 +289,7 @@ class LocalMesh:
             return {"errors": new_errors}
         results = []
         current = self.config.snapshot()
-        objects = [_stamped(o, current.get(o.key)) for o in objects]
+        objects = [_stamped(o, current.get(o.key)) for o in self._with_vips(objects)]
         for o in objects:
             old = current.get(o.key)
             if old is None:
@@ -422,8 +446,15 @@ class LocalMesh:
         if self.cluster_dir.exists():
             shutil.rmtree(self.cluster_dir)
         self.cluster_dir.mkdir(parents=True)
-        self.config.apply(*(_stamped(o, None) for o in (*builtins, *objects)))
+        self.config.apply(*(_stamped(o, None) for o in self._with_vips([*builtins, *objects])))
         self._persist()
+        await self.network.start()
+        try:
+            await self._run(stop)
+        finally:
+            await self.network.stop()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as tg:
             cp = tg.create_task(self.control_plane.run(), name="control-plane")
             await self._control_plane_ready(cp)

@@ -1,0 +1,60 @@
+"""Service VIPs for transparent mode: what the Kubernetes API server does for
+``spec.clusterIP`` — allocate one when a Service has none, keep it for the Service's life."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections.abc import Iterable, Mapping
+
+from lateen.api import ConfigKey, ConfigObject
+
+__all__ = ["assign_cluster_ips"]
+
+
+def _needs_vip(obj: ConfigObject) -> bool:
+    if obj.group != "" or obj.kind != "Service" or not isinstance(obj.spec, Mapping):
+        return False
+    spec = obj.spec
+    return not spec.get("clusterIP") and (spec.get("type") or "ClusterIP") != "ExternalName"
+
+
+def _with_vip(obj: ConfigObject, vip: str) -> ConfigObject:
+    return dataclasses.replace(obj, spec={**obj.spec, "clusterIP": vip, "clusterIPs": [vip]})
+
+
+def assign_cluster_ips(
+    objects: Iterable[ConfigObject],
+    current: Mapping[ConfigKey, ConfigObject],
+    network: ipaddress.IPv4Network,
+    reserved: Iterable[str] = (),
+) -> list[ConfigObject]:
+    """``objects`` with a ``clusterIP`` on every Service lacking one: the VIP the Service
+    already has in ``current`` (a re-apply keeps it), else the lowest free address of
+    ``network`` from ``.11`` on (``reserved`` and every VIP in use excluded)."""
+    objects = list(objects)
+    used = {str(r) for r in reserved}
+    for o in [*current.values(), *objects]:
+        if o.group == "" and o.kind == "Service" and isinstance(o.spec, Mapping):
+            ip = o.spec.get("clusterIP")
+            if ip and ip != "None":
+                used.add(str(ip))
+    out = []
+    next_host = int(network.network_address) + 11
+    for o in objects:
+        if not _needs_vip(o):
+            out.append(o)
+            continue
+        old = current.get(o.key)
+        old_ip = old.spec.get("clusterIP") if old is not None and isinstance(old.spec, Mapping) else None
+        if old_ip and old_ip != "None":
+            out.append(_with_vip(o, str(old_ip)))
+            continue
+        while str(ipaddress.IPv4Address(next_host)) in used:
+            next_host += 1
+        if next_host >= int(network.broadcast_address):
+            raise ValueError(f"Service VIP range {network} is exhausted")
+        vip = str(ipaddress.IPv4Address(next_host))
+        used.add(vip)
+        out.append(_with_vip(o, vip))
+    return out
