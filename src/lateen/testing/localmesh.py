@@ -27,7 +27,7 @@ class Mesh:
 
     def lateen(self, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [sys.executable, "-m", "lateen", *args, "--state-dir", str(self.state)],
+            [sys.executable, "-m", "lateen", args[0], "--state-dir", str(self.state), *args[1:]],
             capture_output=True, text=True, timeout=180, input=stdin, cwd=ROOT,
         )  # fmt: skip
         if check and proc.returncode != 0:
