@@ -6,6 +6,7 @@ cleaned up from its record alone."""
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -50,8 +51,39 @@ class Netlink(Protocol):
         ...
 
 
+_FORKS_QUIETED = False
+
+
+def _quiet_forks() -> None:
+    """pyroute2 forks helper processes (to create a namespace, to open a socket inside one)
+    and stops them with SIGTERM. A forked child inherits asyncio's signal wakeup fd, so its
+    SIGTERM would reach our event loop as if we had been told to stop. In every forked child:
+    no wakeup fd, and SIGTERM/SIGINT back to their defaults."""
+    global _FORKS_QUIETED
+    if _FORKS_QUIETED:
+        return
+    import signal
+
+    from pyroute2 import config
+
+    def child() -> None:
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+        except ValueError:  # not the main thread: nothing of asyncio's to undo
+            pass
+
+    config.disable_mp_signal = True
+    os.register_at_fork(after_in_child=child)
+    _FORKS_QUIETED = True
+
+
 class PyrouteNetlink:
     """The real thing, with pyroute2 (imported on first use)."""
+
+    def __init__(self) -> None:
+        _quiet_forks()
 
     def bridge_up(self, name: str, address: str, prefixlen: int) -> None:
         from pyroute2 import IPRoute
