@@ -25,6 +25,7 @@ _COMMANDS: dict[str, str] = {
     "exec": "lateen.cli._exec",
     "proxy-status": "lateen.cli._proxy:add_status_parser:run_status",
     "proxy-config": "lateen.cli._proxy",
+    "analyze": "lateen.cli._analyze",
 }
 
 
