@@ -75,10 +75,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def _display(path: str) -> str:
     """A file name as the user would write it: relative to the working directory when inside."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:  # pragma: no cover - another drive
-        return path
+    path = os.path.abspath(path)
+    rel = os.path.relpath(path)
     return path if rel.startswith("..") else rel
 
 
