@@ -154,7 +154,11 @@ def run(args: argparse.Namespace) -> int:
     namespace = args.namespace or "default"
     target = "all namespaces" if args.all_namespaces else f"namespace: {namespace}"
 
-    base: list[ConfigObject] | None = _live_objects(args) if args.use_kube else None
+    try:
+        base: list[ConfigObject] | None = _live_objects(args) if args.use_kube else None
+    except (RuntimeError, OSError) as err:
+        print(f"Error: the running mesh did not answer: {err}", file=sys.stderr)
+        return 1
     if base is None:
         if args.use_kube and not names:
             print(f"Error: no mesh is running from {args.state_dir} (start one with `lateen up DIR`, "
