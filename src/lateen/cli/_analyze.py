@@ -175,10 +175,8 @@ def run(args: argparse.Namespace) -> int:
     for e in result.parse_errors:
         print(f"Error(s) adding files: {e}", file=sys.stderr)
     text = render(output, args.output, color=_use_color(args.color))
-    if text:
+    if text:  # nothing for an empty log; "[]" for JSON and YAML
         print(text)
-    elif args.output in ("json", "yaml"):
-        print("[]")
     unparsed = len({e.source for e in result.parse_errors})
     if not output:
         if unparsed:
