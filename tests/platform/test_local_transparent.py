@@ -28,8 +28,12 @@ def _svc(name: str, **spec: object) -> ConfigObject:
     return ConfigObject(
         group="", kind="Service", api_version="v1",
         meta=ObjectMeta(name=name, namespace="default"),
-        spec={"ports": [{"port": 9080}], **spec},
+        spec={"spec": {"ports": [{"port": 9080}], **spec}},
     )  # fmt: skip
+
+
+def _ip(o: ConfigObject) -> object:
+    return o.spec["spec"].get("clusterIP")
 
 
 @pytest.mark.parametrize(
@@ -46,17 +50,17 @@ def _svc(name: str, **spec: object) -> ConfigObject:
 )
 def test_assign_cluster_ips(objects, current, expected):
     out = assign_cluster_ips(objects, {o.key: o for o in current}, VIP_RANGE, reserved=(DNS_VIP,))
-    assert {o.name: o.spec.get("clusterIP") for o in out} == expected
+    assert {o.name: _ip(o) for o in out} == expected
     for before, after in zip(objects, out, strict=True):
-        if not before.spec.get("clusterIP") and after.spec.get("clusterIP"):  # allocated here
-            assert after.spec["clusterIPs"] == [after.spec["clusterIP"]]
-            assert ipaddress.IPv4Address(after.spec["clusterIP"]) in VIP_RANGE
+        if not _ip(before) and _ip(after):  # allocated here
+            assert after.spec["spec"]["clusterIPs"] == [_ip(after)]
+            assert ipaddress.IPv4Address(_ip(after)) in VIP_RANGE
 
 
 def test_assign_skips_reserved_and_fails_when_exhausted():
     small = ipaddress.IPv4Network("198.19.0.0/28")  # hosts .11 to .14 are allocatable
     out = assign_cluster_ips([_svc("a"), _svc("b")], {}, small, reserved=("198.19.0.11", "198.19.0.13"))
-    assert [o.spec["clusterIP"] for o in out] == ["198.19.0.12", "198.19.0.14"]
+    assert [_ip(o) for o in out] == ["198.19.0.12", "198.19.0.14"]
     with pytest.raises(ValueError, match="exhausted"):
         assign_cluster_ips([_svc(f"s{i}") for i in range(5)], {}, small)
 

@@ -26,6 +26,7 @@ _COMMANDS: dict[str, str] = {
     "proxy-status": "lateen.cli._proxy:add_status_parser:run_status",
     "proxy-config": "lateen.cli._proxy",
     "iptables": "lateen.cli._iptables",
+    "analyze": "lateen.cli._analyze",
 }
 
 

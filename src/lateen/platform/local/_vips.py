@@ -6,21 +6,34 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from lateen.api import ConfigKey, ConfigObject
 
 __all__ = ["assign_cluster_ips"]
 
 
-def _needs_vip(obj: ConfigObject) -> bool:
+def _service_spec(obj: ConfigObject) -> Mapping[str, Any] | None:
+    """A Service's ``spec`` (a Kubernetes object's ``ConfigObject.spec`` is its whole body)."""
     if obj.group != "" or obj.kind != "Service" or not isinstance(obj.spec, Mapping):
-        return False
-    spec = obj.spec
-    return not spec.get("clusterIP") and (spec.get("type") or "ClusterIP") != "ExternalName"
+        return None
+    spec = obj.spec.get("spec")
+    return spec if isinstance(spec, Mapping) else {}
+
+
+def _cluster_ip(obj: ConfigObject) -> str:
+    spec = _service_spec(obj)
+    return str(spec.get("clusterIP") or "") if spec is not None else ""
+
+
+def _needs_vip(obj: ConfigObject) -> bool:
+    spec = _service_spec(obj)
+    return spec is not None and not spec.get("clusterIP") and (spec.get("type") or "ClusterIP") != "ExternalName"
 
 
 def _with_vip(obj: ConfigObject, vip: str) -> ConfigObject:
-    return dataclasses.replace(obj, spec={**obj.spec, "clusterIP": vip, "clusterIPs": [vip]})
+    spec = {**(_service_spec(obj) or {}), "clusterIP": vip, "clusterIPs": [vip]}
+    return dataclasses.replace(obj, spec={**obj.spec, "spec": spec})
 
 
 def assign_cluster_ips(
@@ -35,10 +48,9 @@ def assign_cluster_ips(
     objects = list(objects)
     used = {str(r) for r in reserved}
     for o in [*current.values(), *objects]:
-        if o.group == "" and o.kind == "Service" and isinstance(o.spec, Mapping):
-            ip = o.spec.get("clusterIP")
-            if ip and ip != "None":
-                used.add(str(ip))
+        ip = _cluster_ip(o)
+        if ip and ip != "None":
+            used.add(ip)
     out = []
     next_host = int(network.network_address) + 11
     for o in objects:
@@ -46,9 +58,9 @@ def assign_cluster_ips(
             out.append(o)
             continue
         old = current.get(o.key)
-        old_ip = old.spec.get("clusterIP") if old is not None and isinstance(old.spec, Mapping) else None
+        old_ip = _cluster_ip(old) if old is not None else ""
         if old_ip and old_ip != "None":
-            out.append(_with_vip(o, str(old_ip)))
+            out.append(_with_vip(o, old_ip))
             continue
         while str(ipaddress.IPv4Address(next_host)) in used:
             next_host += 1
