@@ -33,7 +33,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     add_state_dir(p)
     p.add_argument("--ingress-port", type=int, default=8080,
                    help="publish the ingress gateway's port 8080 on 127.0.0.1:PORT (default 8080)")
-    p.add_argument("--mode", choices=["auto", "explicit", "transparent"], default="explicit",
+    p.add_argument("--mode", choices=["auto", "explicit", "transparent"], default="auto",
                    help="pod networking: transparent (network namespaces + Istio's iptables "
                    "capture; root), explicit (loopback addresses, HTTP_PROXY; no root), or auto "
                    "(the default: transparent when running as root with iptables, else explicit)")
