@@ -47,14 +47,14 @@ class Env:
     registry: CollectorRegistry
 
 
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
+@contextlib.asynccontextmanager
+async def serve(tmp_path: Path, sign_workers: int = 0) -> AsyncIterator[Env]:
     issuer = TokenIssuer(tmp_path / "ca-tokens.json")
     token = issuer.issue("default", "bookinfo-reviews", "reviews-v1-abc-12345")
     ca = CertificateAuthority(root_bundle(time.time()), clock=SystemClock())
     registry = CollectorRegistry()
-    server = CaServer(ca, TokenAuthenticator(issuer.path), CaServerOptions(address="127.0.0.1:0"),
-                      registry=registry)
+    options = CaServerOptions(address="127.0.0.1:0", sign_workers=sign_workers)
+    server = CaServer(ca, TokenAuthenticator(issuer.path), options, registry=registry)
     task = asyncio.create_task(server.run())
     try:
         await asyncio.wait_for(server.ready.wait(), 10)
@@ -63,6 +63,12 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    async with serve(tmp_path) as e:
+        yield e
 
 
 OK = None
@@ -186,3 +192,19 @@ async def test_concurrent_requests_and_metrics(env: Env) -> None:
     ):
         assert line in text, text
     assert "citadel_server_root_cert_expiry_timestamp" in text
+
+
+@pytest.mark.parametrize("csr", ["ok", "bad"], ids=["signed", "bad-csr"])
+async def test_signing_in_worker_threads(tmp_path: Path, csr: str) -> None:
+    async with serve(tmp_path, sign_workers=2) as e:
+        pem = new_key_and_csr("ecdsa")[1] if csr == "ok" else tamper_signature(csr_pem())
+        coros = [request_certificate(e.address, e.ca.trust_bundle_pem(), e.token, pem)
+                 for _ in range(8)]
+        if csr == "ok":
+            chains = await asyncio.gather(*coros)
+            assert all(verify_client(c, e.ca.trust_bundle(), time.time() + 60) == [REVIEWS_ID]
+                       for c in chains)
+        else:
+            results = await asyncio.gather(*coros, return_exceptions=True)
+            assert all(isinstance(r, CertificateRequestError)
+                       and r.code is grpc.StatusCode.INVALID_ARGUMENT for r in results)

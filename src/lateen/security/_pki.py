@@ -10,6 +10,7 @@ identifiers; it is valid from two minutes before it is signed (clock skew) for i
 from __future__ import annotations
 
 import datetime
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 from typing import Literal, TypeAlias
@@ -110,6 +111,7 @@ def _hash_for(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:
     return hashes.SHA256()
 
 
+@functools.lru_cache(maxsize=16)
 def _ski(cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
     try:
         ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
@@ -180,11 +182,8 @@ def create_leaf_cert(
         .not_valid_after(not_after)
         .add_extension(x509.SubjectAlternativeName(names), critical=True)
         .add_extension(_LEAF_KEY_USAGE, critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_LEAF_EKU, critical=False)
+        .add_extension(_NOT_CA, critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(_ski(issuer_cert), critical=False)
     )
@@ -226,6 +225,8 @@ _CA_KEY_USAGE = x509.KeyUsage(
     encipher_only=False,
     decipher_only=False,
 )
+_LEAF_EKU = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])
+_NOT_CA = x509.BasicConstraints(ca=False, path_length=None)
 _LEAF_KEY_USAGE = x509.KeyUsage(
     digital_signature=True,
     content_commitment=False,

@@ -2,9 +2,11 @@
 TLS (port 15012, as istiod).
 
 Each call is authenticated (:class:`CallerAuthenticator`; failure -> UNAUTHENTICATED "request
-authenticate failure", as Istio), then the CSR is signed for the caller's identity, in a
-thread pool so that the event loop keeps serving. CSR and TTL errors are INVALID_ARGUMENT,
-anything else INTERNAL. The server's own certificate (SANs ``istiod.istio-system.svc`` and the
+authenticate failure", as Istio), then the CSR is signed for the caller's identity. Signing
+runs on the event loop by default (0.2 ms for ECDSA P-256, 0.4 ms for RSA 2048): cryptography
+holds the GIL while it signs, so a thread pool (``sign_workers``) only adds overhead -- the
+``ca`` bench measures ~35% more CPU per CSR with 2 threads. CSR and TTL errors are
+INVALID_ARGUMENT, anything else INTERNAL. The server's own certificate (SANs ``istiod.istio-system.svc`` and the
 listen address) is issued by the CA and re-issued, for the next handshakes, at half its
 lifetime or as soon as the CA switches to a new signer.
 """
@@ -40,7 +42,7 @@ SERVING_CERT_TTL = 24 * 3600.0
 class CaServerOptions:
     address: str = "127.0.0.1:15012"  # host:port (port 0: any free port, see CaServer.port)
     dns_names: tuple[str, ...] = (ISTIOD_SERVER_NAME,)
-    sign_workers: int = 2  # threads that sign (0: sign on the event loop)
+    sign_workers: int = 0  # threads that sign (0: on the event loop, the fastest; see above)
     serving_cert_ttl: float = SERVING_CERT_TTL
 
 
