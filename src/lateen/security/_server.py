@@ -147,15 +147,8 @@ class CaServer:
 
     # -- running ---------------------------------------------------------------------------
 
-    async def run(self, *, grace: float = 0.5) -> None:
-        """Serve until cancelled."""
-        workers = self.options.sign_workers
-        self._executor = (
-            concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="ca-sign")
-            if workers > 0
-            else None
-        )
-        server = grpc.aio.server()
+    def add_to_server(self, server: grpc.aio.Server) -> None:
+        """Register the service on ``server`` (e.g. one that also serves xDS on 15012)."""
         handler = grpc.method_handlers_generic_handler(
             SERVICE,
             {
@@ -167,9 +160,20 @@ class CaServer:
             },
         )
         server.add_generic_rpc_handlers([handler])
-        credentials = grpc.dynamic_ssl_server_credentials(self.serving_config(force=True), self._fetch)
+
+    def server_credentials(self) -> grpc.ServerCredentials:
+        """TLS with the CA-issued serving certificate, renewed as :meth:`serving_config` says."""
+        return grpc.dynamic_ssl_server_credentials(self.serving_config(force=True), self._fetch)
+
+    async def run(self, *, grace: float = 0.5) -> None:
+        """Serve on ``options.address`` until cancelled."""
+        workers = self.options.sign_workers
+        if workers > 0:
+            self._executor = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="ca-sign")
+        server = grpc.aio.server()
+        self.add_to_server(server)
         try:
-            self.port = server.add_secure_port(self.options.address, credentials)
+            self.port = server.add_secure_port(self.options.address, self.server_credentials())
             await server.start()
             log.info("CA (IstioCertificateService) listening on %s over TLS (port %d)",
                      self.options.address, self.port)
@@ -179,6 +183,7 @@ class CaServer:
             await server.stop(grace)
             if self._executor is not None:
                 self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
 
     _executor: concurrent.futures.ThreadPoolExecutor | None = None
 
