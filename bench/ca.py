@@ -7,8 +7,9 @@ against a token file, signing on the event loop or in ``workers`` threads). N cl
 type), open one TLS channel and keep C requests in flight; after a warm-up, the responses
 completed in a fixed window are counted (every response is a full chain; any error is
 counted and reported). Per configuration: CSRs/s, latency p50/p99, the server's CPU time per
-CSR (``/proc/PID/stat``), and how many CPUs the whole machine kept busy in the window
-(``/proc/stat``; the machine is shared, so this says how much of it we had). For reference, the
+CSR (``/proc/PID/stat``), how many CPUs the whole machine kept busy in the window
+(``/proc/stat``) and how many of them the bench's own processes used (server + clients): on a
+shared machine the difference is what other work took. For reference, the
 in-process signing rate (``CertificateAuthority.sign`` in a loop, no gRPC) per key type.
 
 Run: ``python -m bench ca [--quick]`` (or ``python -m bench.ca [--quick]``).
@@ -75,6 +76,10 @@ def _cpu_s(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_all(procs: Sequence[subprocess.Popen[str]]) -> float:
+    return sum(_cpu_s(p.pid) or 0.0 for p in procs)
 
 
 def _jiffies() -> tuple[int, int]:
@@ -171,9 +176,9 @@ def run_config(key_type: str, workers: int, p: Params, tmp: Path) -> dict[str, A
             c.stdin.write(f"{start} {end}\n")
             c.stdin.flush()
         time.sleep(max(0.0, start - time.time()))
-        cpu0, jiff0 = _cpu_s(server.pid), _jiffies()
+        cpu0, ours0, jiff0 = _cpu_s(server.pid), _cpu_all(procs), _jiffies()
         time.sleep(max(0.0, end - time.time()))
-        cpu1, jiff1 = _cpu_s(server.pid), _jiffies()
+        cpu1, ours1, jiff1 = _cpu_s(server.pid), _cpu_all(procs), _jiffies()
         outs = []
         for c in clients:
             out, _ = c.communicate(timeout=60)
@@ -193,6 +198,7 @@ def run_config(key_type: str, workers: int, p: Params, tmp: Path) -> dict[str, A
         "server_cpu_s": round(server_cpu, 2) if server_cpu is not None else None,
         "server_cpu_ms_per_csr": round(server_cpu * 1000 / ok, 3) if server_cpu and ok else None,
         "busy_cpus": _busy(jiff0, jiff1),
+        "our_cpus": round((ours1 - ours0) / p.duration_s, 2),
     })
     if result["errors"]:
         result["status"] = "errors"
@@ -220,10 +226,10 @@ def run(quick: bool) -> dict[str, Any]:
         "title": f"CA: CSRs signed per second over gRPC+TLS ({p.clients} client process(es) x "
                  f"{p.concurrency} in flight, {p.duration_s:g} s window)",
         "columns": ["CA key", "sign threads", "CSR/s", "p50 ms", "p99 ms", "server CPU ms/CSR",
-                    "busy CPUs", "errors", "in-process signs/s"],
+                    "busy CPUs", "our CPUs", "errors", "in-process signs/s"],
         "rows": [[r["key_type"], r["workers"], r.get("per_s"), r.get("p50_ms"), r.get("p99_ms"),
-                  r.get("server_cpu_ms_per_csr"), r.get("busy_cpus"), r.get("errors"),
-                  sign[r["key_type"]]["per_s"]] for r in runs],
+                  r.get("server_cpu_ms_per_csr"), r.get("busy_cpus"), r.get("our_cpus"),
+                  r.get("errors"), sign[r["key_type"]]["per_s"]] for r in runs],
         "notes": notes,
     }
     return {"status": status, "params": asdict(p), "targets": {"csr_per_s": TARGET_PER_S},

@@ -40,6 +40,6 @@ def test_ca_quick() -> None:
         assert r["errors"] == 0 and r["ok"] > 0, r
         assert r["per_s"] == pytest.approx(r["ok"] / data["params"]["duration_s"], rel=0.01)
         assert 0 < r["p50_ms"] <= r["p99_ms"]
-        assert r["server_cpu_ms_per_csr"] > 0
+        assert r["server_cpu_ms_per_csr"] > 0 and 0 < r["our_cpus"] <= data["cpu_count"] + 0.2
     table = data["table"]
     assert len(table["rows"]) == 2 and all(len(row) == len(table["columns"]) for row in table["rows"])
