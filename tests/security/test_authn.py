@@ -108,6 +108,17 @@ def test_no_tokens_no_caller(tmp_path: Path, path: str | None) -> None:
         authn.authenticate([("authorization", "Bearer anything")], "p")
 
 
+def test_a_broken_token_file_refuses_everyone(
+    issued: tuple[TokenIssuer, TokenAuthenticator, dict[str, str]],
+) -> None:
+    issuer, authn, tokens = issued
+    header = [("authorization", f"Bearer {tokens['reviews']}")]
+    assert authn.authenticate(header, "p").service_account == "bookinfo-reviews"
+    issuer.path.write_text('{"tokens": {"x": {"namespace": "default"}}}')  # no serviceAccount
+    with pytest.raises(AuthenticationError):
+        authn.authenticate(header, "p")
+
+
 def test_issue_rejects_bad_names(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         TokenIssuer(tmp_path / "t.json").issue("default", "sa/../x", "pod")

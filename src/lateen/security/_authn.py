@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import secrets
 import threading
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 Metadata = Sequence[tuple[str, str | bytes]]
+
+log = logging.getLogger(__name__)
 
 
 class AuthenticationError(Exception):
@@ -95,8 +98,8 @@ class TokenIssuer:
 
     def issue(self, namespace: str, service_account: str, pod: str) -> str:
         """A new token for the pod (its previous token, if any, stops working)."""
+        Identity(namespace, service_account)  # ValueError for names that are not Kubernetes'
         binding = TokenBinding(namespace, service_account, pod)
-        binding.identity  # noqa: B018 - validates the names
         token = secrets.token_urlsafe(32)
         with self._lock:
             tokens = {
@@ -151,7 +154,11 @@ class TokenAuthenticator:
             stamp = None
         with self._lock:
             if stamp != self._stamp:
-                self._tokens = _read(self.path) if stamp is not None else {}
+                try:
+                    self._tokens = _read(self.path) if stamp is not None else {}
+                except (ValueError, KeyError, TypeError, AttributeError) as e:
+                    log.error("%s: unreadable token file, refusing every caller: %s", self.path, e)
+                    self._tokens = {}
                 self._stamp = stamp
             return self._tokens
 
