@@ -8,19 +8,13 @@ import logging
 import signal
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lateen.config import DirectoryStore
 from lateen.platform._controlplane import ControlPlane, ControlPlaneOptions
-from lateen.security import (
-    CaDirectory,
-    CaServer,
-    CaServerOptions,
-    CertificateAuthority,
-    KeyType,
-    RootRotator,
-    SystemClock,
-    TokenAuthenticator,
-)
+
+if TYPE_CHECKING:
+    from lateen.security import CaServer, KeyType, RootRotator
 
 __all__ = ["DiscoveryOptions", "serve"]
 
@@ -85,6 +79,16 @@ async def serve(opts: DiscoveryOptions) -> None:
 
 def _ca(opts: DiscoveryOptions, ca_dir: Path, cp: ControlPlane) -> tuple[CaServer, RootRotator]:
     """The CA from ``ca_dir`` (generated if empty), its TLS server and its root rotator."""
+    from lateen.security import (
+        CaDirectory,
+        CaServer,
+        CaServerOptions,
+        CertificateAuthority,
+        RootRotator,
+        SystemClock,
+        TokenAuthenticator,
+    )
+
     trust_domain = cp.mesh(cp.store.snapshot().values()).trust_domain
     directory = CaDirectory(ca_dir)
     clock = SystemClock()
