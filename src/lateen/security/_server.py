@@ -5,7 +5,7 @@ Each call is authenticated (:class:`CallerAuthenticator`; failure -> UNAUTHENTIC
 authenticate failure", as Istio), then the CSR is signed for the caller's identity. Signing
 runs on the event loop by default (0.2 ms for ECDSA P-256, 0.4 ms for RSA 2048): cryptography
 holds the GIL while it signs, so a thread pool (``sign_workers``) only adds overhead -- the
-``ca`` bench measures ~35% more CPU per CSR with 2 threads. CSR and TTL errors are
+``ca`` bench measured 18-65% more CPU per CSR with 2 threads. CSR and TTL errors are
 INVALID_ARGUMENT, anything else INTERNAL. The server's own certificate (SANs ``istiod.istio-system.svc`` and the
 listen address) is issued by the CA and re-issued, for the next handshakes, at half its
 lifetime or as soon as the CA switches to a new signer.
