@@ -29,6 +29,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--mesh-config", type=Path, metavar="FILE",
                    help="MeshConfig YAML (default: ConfigMap istio-system/istio in --config-dir, if any)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    ca = p.add_argument_group("CA (IstioCertificateService over TLS; off unless --ca-dir is given)")
+    ca.add_argument("--ca-dir", type=Path, metavar="DIR",
+                    help="the CA in Istio's cacerts layout (ca-cert.pem, ca-key.pem, cert-chain.pem, "
+                    "root-cert.pem); a self-signed root is generated there if it holds none")
+    ca.add_argument("--ca-port", type=int, default=15012, help="CA port (default 15012)")
+    ca.add_argument("--ca-tokens", type=Path, metavar="FILE",
+                    help="per-pod token file (written by the runtime) that authenticates callers")
+    ca.add_argument("--ca-key-type", choices=["rsa", "ecdsa"], default="rsa",
+                    help="key of a generated root (default rsa: RSA 2048, as Istio)")
     return p
 
 
@@ -48,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
         monitoring_port=args.monitoring_port,
         listen_address=args.listen_address,
         mesh_config=args.mesh_config,
+        ca_dir=args.ca_dir,
+        ca_port=args.ca_port,
+        ca_tokens=args.ca_tokens,
+        ca_key_type=args.ca_key_type,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(opts))

@@ -8,9 +8,13 @@ import logging
 import signal
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lateen.config import DirectoryStore
 from lateen.platform._controlplane import ControlPlane, ControlPlaneOptions
+
+if TYPE_CHECKING:
+    from lateen.security import CaServer, KeyType, RootRotator
 
 __all__ = ["DiscoveryOptions", "serve"]
 
@@ -24,6 +28,10 @@ class DiscoveryOptions:
     monitoring_port: int = 15014
     listen_address: str = "127.0.0.1"
     mesh_config: Path | None = None
+    ca_dir: Path | None = None  # run the CA (port ca_port) when set
+    ca_port: int = 15012
+    ca_tokens: Path | None = None
+    ca_key_type: KeyType = "rsa"
 
 
 async def serve(opts: DiscoveryOptions) -> None:
@@ -56,13 +64,48 @@ async def serve(opts: DiscoveryOptions) -> None:
         await stop.wait()
         raise _Stop
 
+    ca = _ca(opts, opts.ca_dir, cp) if opts.ca_dir is not None else None
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(cp.run())
             tg.create_task(store.run(stop))
             tg.create_task(until_stopped())
+            if ca is not None:
+                tg.create_task(ca[0].run())
+                tg.create_task(ca[1].run())
     except* _Stop:
         log.info("stopped")
+
+
+def _ca(opts: DiscoveryOptions, ca_dir: Path, cp: ControlPlane) -> tuple[CaServer, RootRotator]:
+    """The CA from ``ca_dir`` (generated if empty), its TLS server and its root rotator."""
+    from lateen.security import (
+        CaDirectory,
+        CaServer,
+        CaServerOptions,
+        CertificateAuthority,
+        RootRotator,
+        SystemClock,
+        TokenAuthenticator,
+    )
+
+    trust_domain = cp.mesh(cp.store.snapshot().values()).trust_domain
+    directory = CaDirectory(ca_dir)
+    clock = SystemClock()
+    try:
+        signer, rotation = directory.load_or_create(
+            org=trust_domain, clock=clock, key_type=opts.ca_key_type
+        )
+        ca = CertificateAuthority(signer, trust_domain=trust_domain, clock=clock, rotation=rotation)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"lateen discovery: --ca-dir {ca_dir}: {e}") from None
+    server = CaServer(
+        ca,
+        TokenAuthenticator(opts.ca_tokens),  # no token file: every caller is refused
+        CaServerOptions(address=f"{opts.listen_address}:{opts.ca_port}"),
+        registry=cp.metrics,
+    )
+    return server, RootRotator(ca, directory=directory)
 
 
 class _Stop(Exception):
