@@ -33,8 +33,8 @@ __all__ = [
     "DEFAULT_ROUTE_CONFIGURERS",
     "FAULT_FILTER",
     "GRPC_STATUS_CODES",
-    "RouteConfigurer",
-    "RouteContext",
+    "RouteConfigurer",  # re-exported from _context
+    "RouteContext",  # re-exported from _context
     "configure_cors",
     "configure_fault",
     "configure_headers",
