@@ -41,16 +41,20 @@ def test_names() -> None:
     ("match", "expected"),
     [
         (None, {"prefix": "/"}),
-        ({"uri": {"exact": "/a"}}, {"path": "/a"}),
+        ({"uri": {"exact": "/a"}}, {"path": "/a", "case_sensitive": True}),
         (
             {"uri": {"prefix": "/api"}, "ignoreUriCase": True},
             {"prefix": "/api", "case_sensitive": False},
         ),
-        ({"uri": {"regex": "/v[0-9]+"}}, {"safe_regex": {"regex": "/v[0-9]+"}}),
+        (
+            {"uri": {"regex": "/v[0-9]+"}},
+            {"safe_regex": {"regex": "/v[0-9]+"}, "case_sensitive": True},
+        ),
         (
             {"headers": {"End-User": {"exact": "jason"}, "x-any": {}}},
             {
                 "prefix": "/",
+                "case_sensitive": True,
                 "headers": [
                     {"name": "end-user", "string_match": {"exact": "jason"}},
                     {"name": "x-any", "present_match": True},
@@ -61,9 +65,15 @@ def test_names() -> None:
             {"method": {"exact": "POST"}, "withoutHeaders": {"x-b": {"prefix": "t"}}},
             {
                 "prefix": "/",
+                "case_sensitive": True,
                 "headers": [
+                    {
+                        "name": "x-b",
+                        "string_match": {"prefix": "t"},
+                        "invert_match": True,
+                        "treat_missing_header_as_empty": True,
+                    },
                     {"name": ":method", "string_match": {"exact": "POST"}},
-                    {"name": "x-b", "string_match": {"prefix": "t"}, "invert_match": True},
                 ],
             },
         ),
@@ -71,6 +81,7 @@ def test_names() -> None:
             {"queryParams": {"q": {"regex": "a.*"}}},
             {
                 "prefix": "/",
+                "case_sensitive": True,
                 "query_parameters": [
                     {"name": "q", "string_match": {"safe_regex": {"regex": "a.*"}}}
                 ],

@@ -10,6 +10,10 @@ Endpoints: / /get /post /put /patch /delete /anything[/...] (any method) /header
 /user-agent /uuid /status/<codes> (any method; ``200,503`` or ``200:0.9,503:0.1`` picks one)
 /delay/<seconds> (at most 10) /response-headers?k=v /redirect/<n> /bytes/<n> /cookies.
 Header names in the JSON are title-cased as httpbin.org does (``X-B3-Traceid``).
+
+Failure mode for retry demos: with ``FAIL_FIRST_ATTEMPTS=N`` every request whose
+``x-envoy-attempt-count`` (set by the calling sidecar; 1 when absent) is at most N answers 503,
+so a request succeeds once the mesh has retried it N times.
 """
 
 from __future__ import annotations
@@ -237,8 +241,28 @@ async def cookies(request: web.Request) -> web.Response:
     return _json({"cookies": dict(request.cookies)})
 
 
-def make_app() -> web.Application:
-    app = web.Application()
+FAIL_FIRST_ATTEMPTS = web.AppKey("fail_first_attempts", int)
+
+
+@web.middleware
+async def fail_first_attempts(request: web.Request, handler: Any) -> web.StreamResponse:
+    limit = request.app[FAIL_FIRST_ATTEMPTS]
+    if limit > 0:
+        try:
+            attempt = int(request.headers.get("x-envoy-attempt-count", "1"))
+        except ValueError:
+            attempt = 1
+        if attempt <= limit:
+            return web.Response(
+                status=503, text=f"attempt {attempt} failed (FAIL_FIRST_ATTEMPTS={limit})\n"
+            )
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+def make_app(fail_first: int = 0) -> web.Application:
+    app = web.Application(middlewares=[fail_first_attempts])
+    app[FAIL_FIRST_ATTEMPTS] = fail_first
     r = app.router
     r.add_get("/", index)
     r.add_get("/get", get)
@@ -271,7 +295,7 @@ def main(argv: list[str]) -> int:
     host = os.environ.get("LISTEN_ADDRESS", "0.0.0.0")
     LOG.info("httpbin listening on %s:%d", host, port)
     web.run_app(
-        make_app(),
+        make_app(int(os.environ.get("FAIL_FIRST_ATTEMPTS", "0") or 0)),
         host=host,
         port=port,
         print=None,

@@ -475,16 +475,11 @@ def _http_status(status: int) -> str | None:
 
 
 def _route_conflicts(ctx: ValidationContext, path: str, r: HTTPRoute, delegate_vs: bool) -> None:
-    if r.delegate is not None and not delegate_vs:  # a root route: only delegate
+    if r.delegate is not None and not delegate_vs:  # a root route: delegate, no destination
         if r.redirect is not None:
             ctx.error(f"{path}.redirect", f"root HTTP route {r.name} must not specify redirect")
         if r.route:
             ctx.error(f"{path}.route", f"root HTTP route {r.name} must not specify route")
-        if r.direct_response is not None:
-            ctx.error(
-                f"{path}.directResponse",
-                f"root HTTP route {r.name} must not specify directResponse",
-            )
         return
     if delegate_vs and r.delegate is not None:
         ctx.error(f"{path}.delegate", "delegate HTTP route cannot contain delegate")

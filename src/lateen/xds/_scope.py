@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lateen.api._object import ConfigObject
 from lateen.model._proxy import InterceptionMode, Proxy, ProxyType
-from lateen.model._push_context import MESH_GATEWAY, PushContext
+from lateen.model._push_context import PushContext
 from lateen.registry import Protocol, Service, ServicePort, labels_match, parse_protocol
-from lateen.xds import names
 
 __all__ = [
     "GatewayServer",
@@ -24,7 +22,6 @@ __all__ = [
     "outbound_services",
     "proxy_cache_key",
     "sidecar_route_ports",
-    "tcp_route_destinations",
 ]
 
 
@@ -221,37 +218,3 @@ def gateway_servers(proxy: Proxy, push: PushContext) -> dict[int, list[GatewaySe
             )
             out.setdefault(gs.port, []).append(gs)
     return dict(sorted(out.items()))
-
-
-def tcp_route_destinations(
-    vs: ConfigObject, push: PushContext, proxy: Proxy, port: int, gateway: str
-) -> list[tuple[str, int]] | None:
-    """``(cluster, weight)`` of the VirtualService's first ``tcp`` route that applies to
-    ``port`` and ``gateway``; None when none applies."""
-    for tcp in vs.spec.tcp:
-        ok = not tcp.match
-        for m in tcp.match:
-            gws = {
-                g if g == MESH_GATEWAY or "/" in g else f"{vs.namespace}/{g}" for g in m.gateways
-            }
-            if (not m.port or m.port == port) and (not gws or gateway in gws):
-                ok = True
-        if not ok:
-            continue
-        out = []
-        for rd in tcp.route:
-            if rd.destination is None:
-                continue
-            host = push.resolve_host(rd.destination.host, vs.namespace)
-            dport = rd.destination.port.number if rd.destination.port is not None else 0
-            if not dport:
-                svc = push.service_for_host(host, proxy.namespace)
-                dport = svc.ports[0].port if svc is not None and len(svc.ports) == 1 else port
-            weight = rd.weight if rd.weight else (100 if len(tcp.route) == 1 else 0)
-            if weight > 0:
-                out.append(
-                    (names.outbound_cluster_name(dport, rd.destination.subset, host), weight)
-                )
-        if out:
-            return out
-    return None

@@ -10,14 +10,16 @@ A capture-mode sidecar's listeners ignore bindings: capture redirects to 15001/1
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
-from envoy.config.core.v3 import base_pb2
+from envoy.config.core.v3 import address_pb2, base_pb2
 from envoy.config.listener.v3 import listener_components_pb2 as lc
 from envoy.config.listener.v3 import listener_pb2
 from envoy.extensions.filters.listener.http_inspector.v3 import http_inspector_pb2
 from envoy.extensions.filters.listener.original_dst.v3 import original_dst_pb2
+from envoy.extensions.filters.listener.tls_inspector.v3 import tls_inspector_pb2
 from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
 from google.protobuf import wrappers_pb2
 
@@ -35,7 +37,6 @@ from lateen.xds._scope import (
     is_explicit,
     listener_bind_address,
     outbound_listener_specs,
-    tcp_route_destinations,
 )
 from lateen.xds._util import pack, socket_address
 from lateen.xds.listener._hcm import (
@@ -47,6 +48,13 @@ from lateen.xds.listener._hcm import (
     build_hcm,
 )
 from lateen.xds.route._builder import inbound_route_configuration
+from lateen.xds.route._l4 import (
+    L4Route,
+    gateway_tcp_route,
+    gateway_tls_routes,
+    sidecar_tcp_routes,
+    sidecar_tls_routes,
+)
 
 __all__ = [
     "build_listeners",
@@ -62,6 +70,7 @@ __all__ = [
 TCP_PROXY_FILTER = "envoy.filters.network.tcp_proxy"
 ORIGINAL_DST_FILTER = "envoy.filters.listener.original_dst"
 HTTP_INSPECTOR_FILTER = "envoy.filters.listener.http_inspector"
+TLS_INSPECTOR_FILTER = "envoy.filters.listener.tls_inspector"
 _HTTP_ALPNS = ["http/1.1", "h2c"]
 
 
@@ -115,22 +124,51 @@ def virtual_outbound_listener(push: PushContext) -> listener_pb2.Listener:
     )
 
 
-def _tcp_filter_for(proxy: Proxy, push: PushContext, svc: Service, sp: ServicePort) -> lc.Filter:
-    """tcp_proxy to the service, or to the destinations of the VirtualService's first
-    applicable ``tcp`` route (weighted when it has several)."""
-    default = names.outbound_cluster_name(sp.port, "", svc.hostname)
+def _cidr(value: str) -> address_pb2.CidrRange:
+    net = ipaddress.ip_network(value, strict=False)
+    return address_pb2.CidrRange(
+        address_prefix=str(net.network_address),
+        prefix_len=wrappers_pb2.UInt32Value(value=net.prefixlen),
+    )
+
+
+def _l4_filter(route: L4Route) -> lc.Filter:
+    if route.weighted:
+        return tcp_proxy_filter(route.stat_prefix, weighted=route.clusters)
+    return tcp_proxy_filter(route.stat_prefix, route.clusters[0][0])
+
+
+def _l4_chain(route: L4Route) -> lc.FilterChain:
+    """A filter chain for a tcp/tls route: on its SNI names and destination subnets."""
+    chain = lc.FilterChain(filters=[_l4_filter(route)])
+    if route.sni_hosts:
+        chain.filter_chain_match.server_names.extend(route.sni_hosts)
+    if route.destination_cidrs:
+        chain.filter_chain_match.prefix_ranges.extend(_cidr(c) for c in route.destination_cidrs)
+    return chain
+
+
+def _outbound_l4_chains(
+    proxy: Proxy, push: PushContext, svc: Service, sp: ServicePort
+) -> list[lc.FilterChain]:
+    """The TCP filter chains of an outbound listener: from the VirtualService's ``tls`` routes
+    (TLS/HTTPS ports) or ``tcp`` routes, else one chain to ``outbound|<port>||<host>``."""
     vs = push.virtual_service_for_host(proxy.namespace, svc.hostname, MESH_GATEWAY)
+    routes: list[L4Route] = []
     if vs is not None:
-        dests = tcp_route_destinations(vs, push, proxy, sp.port, MESH_GATEWAY)
-        if dests is not None:
-            return _tcp_proxy_for_destinations(default, dests)
-    return tcp_proxy_filter(default, default)
+        build = sidecar_tls_routes if sp.protocol.is_tls else sidecar_tcp_routes
+        routes = build(vs, push, proxy, svc, sp.port, MESH_GATEWAY)
+    chains = [_l4_chain(r) for r in routes]
+    if sp.protocol.is_tls and routes:
+        return chains
+    if not any(not r.destination_cidrs for r in routes):
+        default = names.outbound_cluster_name(sp.port, "", svc.hostname)
+        chains.append(lc.FilterChain(filters=[tcp_proxy_filter(default, default)]))
+    return chains
 
 
-def _tcp_proxy_for_destinations(stat_prefix: str, dests: list[tuple[str, int]]) -> lc.Filter:
-    if len(dests) == 1:
-        return tcp_proxy_filter(dests[0][0], dests[0][0])
-    return tcp_proxy_filter(stat_prefix, weighted=dests)
+def _needs_tls_inspector(chains: Sequence[lc.FilterChain]) -> bool:
+    return any(c.filter_chain_match.server_names for c in chains)
 
 
 def _outbound_listener(
@@ -145,9 +183,9 @@ def _outbound_listener(
         bind_to_port=wrappers_pb2.BoolValue(value=False),
         traffic_direction=base_pb2.OUTBOUND,
     )
-    tcp_filter: lc.Filter | None = None
+    tcp_chains: list[lc.FilterChain] = []
     if spec.tcp_service is not None and spec.tcp_port is not None:
-        tcp_filter = _tcp_filter_for(proxy, push, spec.tcp_service, spec.tcp_port)
+        tcp_chains = _outbound_l4_chains(proxy, push, spec.tcp_service, spec.tcp_port)
     if spec.http:
         ctx = HcmContext(
             proxy, push, Direction.OUTBOUND, spec.port, f"outbound_{spec.name}", str(spec.port)
@@ -159,15 +197,23 @@ def _outbound_listener(
                 _listener_filter(HTTP_INSPECTOR_FILTER, http_inspector_pb2.HttpInspector())
             )
             lis.continue_on_listener_filters_timeout = True
-            if tcp_filter is None:
+            # the first chain that matches every destination handles what is not HTTP
+            catch_all = [c for c in tcp_chains if not c.filter_chain_match.prefix_ranges]
+            if catch_all:
+                tcp_filters = list(catch_all[0].filters)
+            else:
                 fb = _fallback_cluster(push)
-                tcp_filter = tcp_proxy_filter(fb, fb)
+                tcp_filters = [tcp_proxy_filter(fb, fb)]
             lis.filter_chains.append(http_chain)
-            lis.default_filter_chain.CopyFrom(lc.FilterChain(name="tcp", filters=[tcp_filter]))
+            lis.default_filter_chain.CopyFrom(lc.FilterChain(name="tcp", filters=tcp_filters))
         else:
             lis.filter_chains.append(http_chain)
-    elif tcp_filter is not None:
-        lis.filter_chains.append(lc.FilterChain(filters=[tcp_filter]))
+    else:
+        lis.filter_chains.extend(tcp_chains)
+        if _needs_tls_inspector(tcp_chains):
+            lis.listener_filters.append(
+                _listener_filter(TLS_INSPECTOR_FILTER, tls_inspector_pb2.TlsInspector())
+            )
     return lis
 
 
@@ -345,18 +391,26 @@ def _gateway_listener(
         )
         lis.filter_chains.append(lc.FilterChain(filters=[_hcm_filter(ctx, hcm_configurers)]))
         return lis
+    chains: list[lc.FilterChain] = []
+    seen_sni: set[str] = set()
     for s in servers:
-        if s.protocol.is_tcp and not s.protocol.is_tls:
-            for vs in push.virtual_services_for_gateway(proxy.namespace, s.gateway):
-                dests = tcp_route_destinations(vs, push, proxy, port, s.gateway)
-                if dests:
-                    lis.filter_chains.append(
-                        lc.FilterChain(
-                            filters=[_tcp_proxy_for_destinations(f"outbound_{name}", dests)]
-                        )
-                    )
-                    return lis
-    return None  # TLS/HTTPS servers (passthrough, termination) are not built yet
+        tls = s.server.tls
+        if s.protocol.is_tls and tls is not None and tls.mode == "PASSTHROUGH":
+            for r in gateway_tls_routes(push, proxy, port, s.gateway, s.hosts(), seen_sni):
+                chains.append(_l4_chain(r))
+        elif s.protocol.is_tcp and not s.protocol.is_tls and not chains:
+            route = gateway_tcp_route(push, proxy, port, s.gateway, s.hosts())
+            if route is not None:
+                chains.append(_l4_chain(route))
+    if not chains:
+        # TLS termination (SIMPLE/MUTUAL/ISTIO_MUTUAL) and AUTO_PASSTHROUGH are not built yet
+        return None
+    lis.filter_chains.extend(chains)
+    if _needs_tls_inspector(chains):
+        lis.listener_filters.append(
+            _listener_filter(TLS_INSPECTOR_FILTER, tls_inspector_pb2.TlsInspector())
+        )
+    return lis
 
 
 def gateway_listeners(

@@ -9,7 +9,7 @@ from typing import Any
 
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.config.route.v3 import route_pb2
-from envoy.type.matcher.v3 import regex_pb2, string_pb2
+from envoy.type.matcher.v3 import metadata_pb2, regex_pb2, value_pb2
 from google.protobuf import wrappers_pb2
 
 from lateen.api._object import ConfigObject
@@ -24,10 +24,21 @@ from lateen.xds._scope import (
     is_explicit,
     outbound_services,
     sidecar_route_ports,
-    tcp_route_destinations,
 )
 from lateen.xds._util import duration, filter_metadata
-from lateen.xds.route._configurers import DEFAULT_ROUTE_CONFIGURERS, RouteConfigurer, RouteContext
+from lateen.xds.route._configurers import (
+    DEFAULT_ROUTE_CONFIGURERS,
+    direct_response_body,
+    envoy_string_matcher,
+)
+from lateen.xds.route._context import (
+    RouteConfigurer,
+    RouteContext,
+    destination_cluster,
+    resolve_gateway_name,
+)
+from lateen.xds.route._delegate import effective_http_routes
+from lateen.xds.route._l4 import explicit_l4_route
 
 __all__ = [
     "build_routes",
@@ -37,6 +48,8 @@ __all__ = [
     "explicit_proxy_route_configuration",
     "gateway_route_configuration",
     "inbound_route_configuration",
+    "is_catch_all",
+    "jwt_claim_path",
     "route_match",
     "service_domains",
     "sidecar_route_configuration",
@@ -45,55 +58,107 @@ __all__ = [
 ]
 
 
-def string_matcher(sm: Any, *, ignore_case: bool = False) -> string_pb2.StringMatcher | None:
-    """An Istio StringMatch as an Envoy StringMatcher; None when it sets nothing."""
-    if sm is None:
-        return None
-    if sm.exact is not None:
-        return string_pb2.StringMatcher(exact=sm.exact, ignore_case=ignore_case)
-    if sm.prefix is not None:
-        return string_pb2.StringMatcher(prefix=sm.prefix, ignore_case=ignore_case)
-    if sm.regex is not None:
-        return string_pb2.StringMatcher(safe_regex=regex_pb2.RegexMatcher(regex=sm.regex))
-    return None
+string_matcher = envoy_string_matcher
+
+# Istio raises Envoy's 4 KiB limit to what validation allows (1 MiB)
+MAX_DIRECT_RESPONSE_BODY = wrappers_pb2.UInt32Value(value=1024 * 1024)
+
+_JWT_CLAIM_PREFIX = "@request.auth.claims"
+_JWT_FILTER = "envoy.filters.http.jwt_authn"
+_JWT_PAYLOAD = "payload"
+
+
+def _is_present_match(sm: Any) -> bool:
+    """An empty StringMatch, or regex ``*`` (not a regex: Istio's "present" marker)."""
+    return sm is None or (
+        sm.exact is None and sm.prefix is None and (sm.regex is None or sm.regex == "*")
+    )
 
 
 def _header_matcher(name: str, sm: Any, invert: bool = False) -> rc.HeaderMatcher:
     hm = rc.HeaderMatcher(name=name.lower(), invert_match=invert)
-    m = string_matcher(sm)
+    m = None if _is_present_match(sm) else envoy_string_matcher(sm)
     if m is None:
         hm.present_match = True
     else:
         hm.string_match.CopyFrom(m)
+        if invert:
+            hm.treat_missing_header_as_empty = True
     return hm
 
 
-def route_match(m: Any) -> rc.RouteMatch:
-    """An Istio HTTPMatchRequest (or None: match everything) as an Envoy RouteMatch."""
-    rm = rc.RouteMatch()
-    uri = m.uri if m is not None else None
-    if uri is None or (uri.exact is None and uri.prefix is None and uri.regex is None):
-        rm.prefix = "/"
-    elif uri.exact is not None:
-        rm.path = uri.exact
-    elif uri.prefix is not None:
-        rm.prefix = uri.prefix
+def jwt_claim_path(name: str) -> list[str] | None:
+    """The claim path of a ``@request.auth.claims.a.b`` / ``@request.auth.claims[a][b]``
+    header name (Istio's JWT claim routing), else None."""
+    if not name.startswith(_JWT_CLAIM_PREFIX):
+        return None
+    rest = name[len(_JWT_CLAIM_PREFIX) :]
+    if rest.startswith("."):
+        claims = rest[1:].split(".")
+    elif rest.startswith("[") and rest.endswith("]"):
+        claims = rest[1:-1].split("][")
     else:
-        rm.safe_regex.CopyFrom(regex_pb2.RegexMatcher(regex=uri.regex))
+        return None
+    return claims if claims and all(claims) else None
+
+
+def _claim_matcher(claims: list[str], sm: Any) -> metadata_pb2.MetadataMatcher:
+    """A JWT claim match on the payload the jwt_authn filter stores: a string claim equal to,
+    or a list claim containing, a matching value."""
+    value = value_pb2.ValueMatcher()
+    m = None if _is_present_match(sm) else envoy_string_matcher(sm)
+    if m is None:
+        value.present_match = True
+    else:
+        value.string_match.CopyFrom(m)
+    return metadata_pb2.MetadataMatcher(
+        filter=_JWT_FILTER,
+        path=[metadata_pb2.MetadataMatcher.PathSegment(key=k) for k in [_JWT_PAYLOAD, *claims]],
+        value=value_pb2.ValueMatcher(
+            or_match=value_pb2.OrMatcher(
+                value_matchers=[
+                    value_pb2.ValueMatcher(list_match=value_pb2.ListMatcher(one_of=value)),
+                    value,
+                ]
+            )
+        ),
+    )
+
+
+def route_match(m: Any) -> rc.RouteMatch:
+    """An Istio HTTPMatchRequest (or None: match everything) as an Envoy RouteMatch: headers
+    and withoutHeaders sorted by name, then ``:method``, ``:authority``, ``:scheme``; JWT claim
+    "headers" become dynamic metadata matches; the path is case sensitive unless
+    ``ignoreUriCase``."""
+    rm = rc.RouteMatch(prefix="/")
     if m is None:
         return rm
-    if m.ignore_uri_case:
-        rm.case_sensitive.CopyFrom(wrappers_pb2.BoolValue(value=False))
+    headers: list[rc.HeaderMatcher] = []
+    for invert, mapping in ((False, m.headers), (True, m.without_headers)):
+        for name, sm in sorted(mapping.items()):
+            claims = jwt_claim_path(name)
+            if claims is not None:
+                mm = _claim_matcher(claims, sm)
+                mm.invert = invert
+                rm.dynamic_metadata.append(mm)
+            else:
+                headers.append(_header_matcher(name, sm, invert))
+    headers.sort(key=lambda h: h.name)
+    uri = m.uri
+    if uri is not None and uri.exact is not None:
+        rm.path = uri.exact
+    elif uri is not None and uri.prefix is not None:
+        rm.prefix = uri.prefix
+    elif uri is not None and uri.regex is not None:
+        rm.safe_regex.CopyFrom(regex_pb2.RegexMatcher(regex=uri.regex))
+    rm.case_sensitive.CopyFrom(wrappers_pb2.BoolValue(value=not m.ignore_uri_case))
     for pseudo, sm in ((":method", m.method), (":authority", m.authority), (":scheme", m.scheme)):
         if sm is not None:
-            rm.headers.append(_header_matcher(pseudo, sm))
-    for name, sm in sorted(m.headers.items()):
-        rm.headers.append(_header_matcher(name, sm))
-    for name, sm in sorted(m.without_headers.items()):
-        rm.headers.append(_header_matcher(name, sm, invert=True))
+            headers.append(_header_matcher(pseudo, sm))
+    rm.headers.extend(headers)
     for name, sm in sorted(m.query_params.items()):
         qm = rc.QueryParameterMatcher(name=name)
-        smm = string_matcher(sm)
+        smm = None if _is_present_match(sm) else envoy_string_matcher(sm)
         if smm is None:
             qm.present_match = True
         else:
@@ -102,88 +167,97 @@ def route_match(m: Any) -> rc.RouteMatch:
     return rm
 
 
+def is_catch_all(route: rc.Route) -> bool:
+    """A route that matches every request (prefix ``/`` or regex ``.*``, nothing else):
+    nothing after it can match."""
+    m = route.match
+    which = m.WhichOneof("path_specifier")
+    catch_all = (
+        (which == "prefix" and m.prefix == "/")
+        or (which == "path_separated_prefix" and m.path_separated_prefix == "/")
+        or (which == "safe_regex" and m.safe_regex.regex == ".*")
+    )
+    return catch_all and not m.headers and not m.query_parameters and not m.dynamic_metadata
+
+
 def _match_applies(m: Any, ctx: RouteContext) -> bool:
+    """Istio's static match predicates: ``port`` is the listener's; ``gateways`` (when set,
+    they alone decide) name the gateway routes are built for; else ``sourceLabels`` select
+    the proxy and ``sourceNamespace`` is its namespace."""
+    if m is None:
+        return True
     if m.port and m.port != ctx.listener_port:
         return False
     if m.gateways:
         vs_ns = ctx.virtual_service.namespace if ctx.virtual_service else ""
-        gws = {g if g == MESH_GATEWAY or "/" in g else f"{vs_ns}/{g}" for g in m.gateways}
-        if ctx.gateway not in gws:
-            return False
-    if ctx.proxy.type is ProxyType.SIDECAR:
-        if m.source_labels and not labels_match(m.source_labels, ctx.proxy.labels):
-            return False
-        if m.source_namespace and m.source_namespace != ctx.proxy.namespace:
-            return False
-    return True
+        return ctx.gateway in {resolve_gateway_name(g, vs_ns) for g in m.gateways}
+    if not labels_match(m.source_labels, ctx.proxy.labels):
+        return False
+    return not m.source_namespace or m.source_namespace == ctx.proxy.namespace
 
 
-def _destination_cluster(dest: Any, ctx: RouteContext) -> str:
-    vs_ns = ctx.virtual_service.namespace if ctx.virtual_service else ctx.proxy.namespace
-    host = ctx.push.resolve_host(dest.host, vs_ns)
-    port = dest.port.number if dest.port is not None and dest.port.number else 0
-    if not port:
-        svc = ctx.push.service_for_host(host, ctx.proxy.namespace)
-        if (svc is not None and len(svc.ports) == 1) or (
-            svc is not None and ctx.proxy.type is ProxyType.ROUTER and svc.ports
-        ):
-            port = svc.ports[0].port
-        else:
-            port = ctx.listener_port
-    return names.outbound_cluster_name(port, dest.subset, host)
+_REDIRECT_CODES = {
+    0: rc.RedirectAction.MOVED_PERMANENTLY,
+    301: rc.RedirectAction.MOVED_PERMANENTLY,
+    302: rc.RedirectAction.FOUND,
+    303: rc.RedirectAction.SEE_OTHER,
+    307: rc.RedirectAction.TEMPORARY_REDIRECT,
+    308: rc.RedirectAction.PERMANENT_REDIRECT,
+}
+
+
+def _redirect(r: Any, listener_port: int, is_tls: bool = False) -> rc.RedirectAction | None:
+    """An HTTPRedirect; None for a response code Envoy cannot send."""
+    code = _REDIRECT_CODES.get(r.redirect_code)
+    if code is None:
+        return None
+    ra = rc.RedirectAction(host_redirect=r.authority, path_redirect=r.uri, response_code=code)
+    if r.scheme:
+        ra.scheme_redirect = r.scheme
+    if r.port is not None or r.derive_port is not None:
+        if r.port is not None:
+            ra.port_redirect = r.port
+        elif r.derive_port == "FROM_REQUEST_PORT":
+            ra.port_redirect = listener_port
+        scheme = r.scheme or ("https" if is_tls else "http")
+        if (ra.port_redirect, scheme) in ((80, "http"), (443, "https")):
+            ra.port_redirect = 0
+    return ra
 
 
 def _set_action(route: rc.Route, http: Any, ctx: RouteContext) -> bool:
+    """Redirect, direct response, or route to the destination's cluster (one destination)
+    or weighted clusters (several; weight 0 ones left out). False: nothing to route to."""
     if http.redirect is not None:
-        r = http.redirect
-        ra = rc.RedirectAction()
-        if r.uri:
-            ra.path_redirect = r.uri
-        if r.authority:
-            ra.host_redirect = r.authority
-        if r.port:
-            ra.port_redirect = r.port
-        if r.scheme:
-            ra.scheme_redirect = r.scheme
-        codes = {
-            301: rc.RedirectAction.MOVED_PERMANENTLY,
-            302: rc.RedirectAction.FOUND,
-            303: rc.RedirectAction.SEE_OTHER,
-            307: rc.RedirectAction.TEMPORARY_REDIRECT,
-            308: rc.RedirectAction.PERMANENT_REDIRECT,
-        }
-        ra.response_code = codes.get(r.redirect_code or 301, rc.RedirectAction.MOVED_PERMANENTLY)
+        ra = _redirect(http.redirect, ctx.listener_port)
+        if ra is None:
+            return False
         route.redirect.CopyFrom(ra)
         return True
     if http.direct_response is not None:
         dr = rc.DirectResponseAction(status=http.direct_response.status)
-        body = http.direct_response.body
-        if body is not None and body.string is not None:
-            dr.body.inline_string = body.string
+        body = direct_response_body(http.direct_response.body)
+        if body is not None:
+            dr.body.CopyFrom(body)
         route.direct_response.CopyFrom(dr)
         return True
-    dests = [d for d in http.route if d.destination is not None]
-    if not dests:
+    if not http.route or any(d.destination is None for d in http.route):
         return False
-    if len(dests) == 1:
-        route.route.cluster = _destination_cluster(dests[0].destination, ctx)
+    if len(http.route) == 1:
+        route.route.cluster = destination_cluster(http.route[0].destination, ctx)
         return True
     wc = rc.WeightedCluster()
-    for d in dests:
-        if d.weight <= 0:
-            continue
-        wc.clusters.append(
-            rc.WeightedCluster.ClusterWeight(
-                name=_destination_cluster(d.destination, ctx),
-                weight=wrappers_pb2.UInt32Value(value=d.weight),
+    for d in http.route:
+        if d.weight > 0:
+            wc.clusters.append(
+                rc.WeightedCluster.ClusterWeight(
+                    name=destination_cluster(d.destination, ctx),
+                    weight=wrappers_pb2.UInt32Value(value=d.weight),
+                )
             )
-        )
     if not wc.clusters:
         return False
-    if len(wc.clusters) == 1:
-        route.route.cluster = wc.clusters[0].name
-    else:
-        route.route.weighted_clusters.CopyFrom(wc)
+    route.route.weighted_clusters.CopyFrom(wc)
     return True
 
 
@@ -199,25 +273,33 @@ def virtual_service_routes(
     gateway: str,
     configurers: Sequence[RouteConfigurer] = DEFAULT_ROUTE_CONFIGURERS,
 ) -> list[rc.Route]:
-    """The VirtualService's ``http`` rules in order; one Envoy route per applicable match."""
+    """The VirtualService's ``http`` rules in order (delegates merged in), one Envoy route per
+    applicable match; nothing after a catch-all route. Route names are the rule's ``name``,
+    with ``.<match name>`` for a named match."""
     out: list[rc.Route] = []
-    for i, http in enumerate(vs.spec.http):
-        ctx = RouteContext(proxy, push, vs, http, listener_port, gateway)
-        matches = [m for m in http.match if _match_applies(m, ctx)] if http.match else [None]
-        if http.match and not matches:
-            continue
-        for m in matches:
-            name = http.name or f"{vs.namespace}.{vs.name}.{i}"
+    metadata = filter_metadata({"istio": {"config": _vs_config_path(vs)}})
+    for http in effective_http_routes(vs, push):
+        catch_all = not http.match
+        for m in http.match or [None]:
+            ctx = RouteContext(proxy, push, vs, http, listener_port, gateway, m)
+            if not _match_applies(m, ctx):
+                continue
+            name = http.name
             if m is not None and m.name:
-                name = f"{http.name}.{m.name}" if http.name else m.name
+                name = f"{name}.{m.name}"
             route = rc.Route(name=name, match=route_match(m))
             if not _set_action(route, http, ctx):
                 continue
             # what `istioctl proxy-config route` shows as VIRTUAL SERVICE
-            route.metadata.CopyFrom(filter_metadata({"istio": {"config": _vs_config_path(vs)}}))
+            route.metadata.CopyFrom(metadata)
             for configure in configurers:
                 configure(route, ctx)
             out.append(route)
+            if is_catch_all(route):
+                catch_all = True
+                break
+        if catch_all:
+            break
     return out
 
 
@@ -294,7 +376,9 @@ def _service_http_routes(
     default route to ``outbound|<port>||<host>``."""
     vs = push.virtual_service_for_host(proxy.namespace, svc.hostname, MESH_GATEWAY)
     if vs is not None and vs.spec.http:
-        return virtual_service_routes(vs, proxy, push, port, MESH_GATEWAY, configurers)
+        routes = virtual_service_routes(vs, proxy, push, port, MESH_GATEWAY, configurers)
+        if routes:
+            return routes
     ctx = RouteContext(proxy, push, None, None, port, MESH_GATEWAY)
     return [default_route(names.outbound_cluster_name(port, "", svc.hostname), ctx, configurers)]
 
@@ -316,16 +400,18 @@ def connect_route(proxy: Proxy, push: PushContext, svc: Service, port: int) -> r
     """Explicit mode: ``CONNECT host:port`` to a TCP (or auto-detected) service port. Envoy
     answers 200 and forwards the tunnelled bytes, as a sidecar's tcp_proxy would: to
     ``outbound|<port>||<host>``, or the destinations of the VirtualService's ``tcp`` route
-    (weighted when it has several)."""
+    (``tls`` route for TLS ports; weighted when it has several, see ``explicit_l4_route``)."""
     route = rc.Route(name="connect", match=_connect_match())
-    dests = None
+    l4 = None
     vs = push.virtual_service_for_host(proxy.namespace, svc.hostname, MESH_GATEWAY)
     if vs is not None:
-        dests = tcp_route_destinations(vs, push, proxy, port, MESH_GATEWAY)
-    if not dests:
+        sp = svc.port(port)
+        tls = sp is not None and sp.protocol.is_tls
+        l4 = explicit_l4_route(vs, push, proxy, svc, port, tls=tls)
+    if l4 is None:
         route.route.cluster = names.outbound_cluster_name(port, "", svc.hostname)
-    elif len(dests) == 1:
-        route.route.cluster = dests[0][0]
+    elif not l4.weighted:
+        route.route.cluster = l4.clusters[0][0]
     else:
         route.route.weighted_clusters.CopyFrom(
             rc.WeightedCluster(
@@ -333,7 +419,7 @@ def connect_route(proxy: Proxy, push: PushContext, svc: Service, port: int) -> r
                     rc.WeightedCluster.ClusterWeight(
                         name=n, weight=wrappers_pb2.UInt32Value(value=w)
                     )
-                    for n, w in dests
+                    for n, w in l4.clusters
                 ]
             )
         )
@@ -392,6 +478,7 @@ def sidecar_route_configuration(
         name=str(port),
         virtual_hosts=vhosts,
         validate_clusters=wrappers_pb2.BoolValue(value=False),
+        max_direct_response_body_size_bytes=MAX_DIRECT_RESPONSE_BODY,
     )
 
 
@@ -447,6 +534,7 @@ def explicit_proxy_route_configuration(
         name=names.EXPLICIT_PROXY_ROUTE,
         virtual_hosts=vhosts,
         validate_clusters=wrappers_pb2.BoolValue(value=False),
+        max_direct_response_body_size_bytes=MAX_DIRECT_RESPONSE_BODY,
     )
 
 
@@ -497,6 +585,7 @@ def gateway_route_configuration(
         name=names.gateway_http_route_name(port),
         virtual_hosts=out,
         validate_clusters=wrappers_pb2.BoolValue(value=False),
+        max_direct_response_body_size_bytes=MAX_DIRECT_RESPONSE_BODY,
     )
 
 
