@@ -144,6 +144,10 @@ def running_mesh(
         "up",
         *(str(m) for m in manifests),
         "-d",
+        # these tests reach a pod's sidecar as its app's HTTP proxy (explicit mode); the
+        # Bookinfo and transparent-mode suites cover the capture path
+        "--mode",
+        "explicit",
         "--ingress-port",
         str(mesh.port),
         "--timeout",
