@@ -18,6 +18,7 @@ from lateen.api._object import ConfigObject
 from lateen.model._proxy import Proxy
 from lateen.model._push_context import PushContext
 from lateen.xds._util import duration, pack
+from lateen.xds.route._hash import configure_hash_policy
 
 __all__ = [
     "DEFAULT_RETRY_ON",
@@ -167,4 +168,5 @@ DEFAULT_ROUTE_CONFIGURERS: tuple[RouteConfigurer, ...] = (
     configure_retries,
     configure_rewrite,
     configure_headers,
+    configure_hash_policy,  # DestinationRule consistentHash of the destinations
 )
