@@ -339,6 +339,8 @@ class Kubelet:
         env["ISTIO_META_INTERCEPTION_MODE"] = self.network.interception_mode
         env["ISTIO_META_LATEEN_APP_ADDRESS"] = state.address.app_address
         env.update(_proxy_metadata_env(spec.annotations))
+        if raw_proxy_config := spec.annotations.get(PROXY_CONFIG_ANNOTATION):
+            env["PROXY_CONFIG"] = raw_proxy_config  # the pod's ProxyConfig, as Istio injects it
         argv = self.network.wrap(spec.namespace, spec.name, argv, proxy=True)
         return self._supervised(PROXY_CONTAINER, argv, env, str(pod_dir), pod_dir / f"{PROXY_CONTAINER}.log")
 

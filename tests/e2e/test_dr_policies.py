@@ -1,0 +1,224 @@
+"""DestinationRule traffic policies with real Envoy: one ``lateen up`` (explicit mode) of
+httpbin and the workloads in tests/e2e/drpolicy, then Istio's outcomes.
+
+* circuit breaking (Istio's task): maxConnections 1, http1MaxPendingRequests 1,
+  maxRequestsPerConnection 1 on httpbin; concurrent clients get 503s flagged ``UO`` in the
+  client sidecar's access log and its ``upstream_rq_pending_overflow`` counts them.
+* outlier detection: one of two replicas answers 503; after it is ejected it sees no more
+  requests and every answer comes from the healthy one.
+* consistent hashing: the same ``x-user`` always reaches the same replica of three.
+* locality failover: a client in r1/zone-a whose zone's replica is broken fails over to the
+  replica in the same region, never to the other region's.
+
+Requests go through the client pod's sidecar as its HTTP proxy, as ``HTTP_PROXY`` makes the
+pod's apps do."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lateen.platform.local import StateDir, proc_start_time
+from lateen.testing.procs import free_port, http_get, wait_for
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+INPUTS = [
+    ROOT / "samples" / "httpbin" / "httpbin.yaml",
+    Path(__file__).parent / "drpolicy",
+]
+HTTPBIN = "outbound|8000||httpbin.default.svc.cluster.local"
+FLAKY = "outbound|80||flaky.default.svc.cluster.local"
+ZONAL = "outbound|80||zonal.default.svc.cluster.local"
+
+
+@dataclass
+class Mesh:
+    state: Path
+    _pods: list[dict[str, Any]] | None = None
+
+    def lateen(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "lateen", *args, "--state-dir", str(self.state)],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            cwd=ROOT,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"lateen {' '.join(args)}: {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+    def pods(self) -> list[dict[str, Any]]:
+        if self._pods is None:  # pods keep their names and addresses for the module
+            self._pods = list(json.loads(self.lateen("status", "-o", "json").stdout)["pods"])
+        return self._pods
+
+    def pods_of(self, deployment: str) -> list[dict[str, Any]]:
+        return [p for p in self.pods() if p["name"].rsplit("-", 2)[0] == deployment]
+
+    def pod(self, deployment: str) -> dict[str, Any]:
+        (pod,) = self.pods_of(deployment)
+        return pod
+
+    def get(
+        self, client: str, url: str, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], str]:
+        """GET ``url`` through the client pod's sidecar (its HTTP proxy)."""
+        proxy = f"http://{self.pod(client)['ip']}:15001"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": proxy}))
+        req = urllib.request.Request(url, headers=headers or {})
+        try:
+            with opener.open(req, timeout=15) as resp:
+                return resp.status, dict(resp.headers), resp.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read().decode()
+
+    def stat(self, client: str, name: str) -> int:
+        """A counter or gauge of the client pod's Envoy (admin on the pod's address)."""
+        query = urllib.parse.quote(f"^{re.escape(name)}$")
+        _, text = http_get(f"http://{self.pod(client)['admin']}/stats?filter={query}")
+        m = re.search(rf"^{re.escape(name)}: (\d+)$", text, re.M)
+        return int(m.group(1)) if m else 0
+
+    def log(self, deployment: str, container: str) -> str:
+        c = next(c for c in self.pod(deployment)["containers"] if c["name"] == container)
+        return Path(c["log"]).read_text()
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    m = Mesh(tmp_path_factory.mktemp("drpolicy") / ".lateen")
+    started = time.monotonic()
+    up = m.lateen(
+        "up",
+        *map(str, INPUTS),
+        "-d",
+        "--ingress-port",
+        str(free_port()),
+        "--timeout",
+        "150",
+        check=False,
+    )
+    try:
+        assert up.returncode == 0, f"lateen up failed:\n{up.stdout}\n{up.stderr}"
+        print(f"lateen up -> all ready in {time.monotonic() - started:.1f}s")
+        yield m
+    finally:
+        m.lateen("down", "--force", check=False)
+        for rec in StateDir(m.state).read_processes():
+            if proc_start_time(rec.pid) == rec.start_time:
+                os.killpg(rec.pid, signal.SIGKILL)
+
+
+def _served_by(mesh: Mesh, client: str, url: str, n: int, **headers: str) -> Counter[str]:
+    out: Counter[str] = Counter()
+    for _ in range(n):
+        code, hdrs, _ = mesh.get(client, url, headers)
+        out[hdrs.get("x-pod", f"http-{code}") if code == 200 else f"http-{code}"] += 1
+    return out
+
+
+def test_circuit_breaking(mesh: Mesh) -> None:
+    def call(_: int) -> int:
+        return mesh.get("client", "http://httpbin:8000/delay/1")[0]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = Counter(pool.map(call, range(8)))
+    # one connection, one pending request: of 8 concurrent 1-second requests most overflow
+    assert codes[200] >= 1, codes
+    assert codes[503] >= 4, codes
+    assert set(codes) <= {200, 503}, codes
+    overflow = mesh.stat("client", f"cluster.{HTTPBIN}.upstream_rq_pending_overflow")
+    assert overflow == codes[503], (overflow, codes)
+    # Envoy flushes the access log once a second
+    wait_for(
+        lambda: (
+            len(re.findall(r'"GET /delay/1 HTTP/1.1" 503 UO ', mesh.log("client", "istio-proxy")))
+            == codes[503]
+        ),
+        timeout=10,
+        what="503 UO lines in the client's sidecar access log",
+    )
+    # without concurrency the breaker stays closed
+    assert [mesh.get("client", "http://httpbin:8000/get")[0] for _ in range(5)] == [200] * 5
+
+
+def test_outlier_detection_ejects_the_failing_replica(mesh: Mesh) -> None:
+    good = mesh.pod("flaky-good")["name"]
+    seen = _served_by(mesh, "client", "http://flaky/", 30)
+    # a request that hit the broken replica was retried (Istio's default retry policy) on the
+    # healthy one; the broken one was ejected after its first 503
+    assert seen == Counter({good: 30}), seen
+    assert (
+        mesh.stat("client", f"cluster.{FLAKY}.outlier_detection.ejections_enforced_consecutive_5xx")
+        >= 1
+    )
+    assert mesh.stat("client", f"cluster.{FLAKY}.outlier_detection.ejections_active") == 1
+
+    def bad_requests() -> int:
+        return mesh.log("flaky-bad", "backend").count("request GET /")
+
+    before = bad_requests()
+    assert 1 <= before <= 3, before
+    assert _served_by(mesh, "client", "http://flaky/", 30) == Counter({good: 30})
+    time.sleep(0.5)
+    assert bad_requests() == before  # ejected: no more traffic
+
+
+def test_consistent_hash_by_header(mesh: Mesh) -> None:
+    replicas = {p["name"] for p in mesh.pods_of("echo")}
+    assert len(replicas) == 3
+    chosen: dict[str, str] = {}
+    for user in (f"user-{i}" for i in range(12)):
+        seen = _served_by(mesh, "client", "http://echo/", 8, **{"x-user": user})
+        assert len(seen) == 1, (user, seen)  # always the same replica
+        (chosen[user],) = seen
+        assert chosen[user] in replicas
+    assert len(set(chosen.values())) >= 2, chosen  # users spread over the replicas
+    # the ring is stable: asking again gives the same answers
+    for user, pod in list(chosen.items())[:4]:
+        assert _served_by(mesh, "client", "http://echo/", 3, **{"x-user": user}) == Counter(
+            {pod: 3}
+        )
+    # without the header the hash is random: requests spread
+    assert len(_served_by(mesh, "client", "http://echo/", 30)) >= 2
+
+
+def test_locality_failover_prefers_the_same_region(mesh: Mesh) -> None:
+    zone_b = mesh.pod("zonal-b")["name"]
+    seen = _served_by(mesh, "client-zone-a", "http://zonal/", 30)
+    # zone-a's replica (priority 0) is broken and ejected; zone-b (same region, priority 1)
+    # takes everything; r2's replica (priority 2) gets nothing
+    assert seen == Counter({zone_b: 30}), seen
+    assert mesh.log("zonal-c", "backend").count("request GET /") == 0
+    assert mesh.log("zonal-a", "backend").count("request GET /") >= 1
+    assert mesh.stat("client-zone-a", f"cluster.{ZONAL}.outlier_detection.ejections_active") == 1
+    # the client's EDS carries the priorities Istio computes for it
+    _, text = http_get(f"http://{mesh.pod('client-zone-a')['admin']}/clusters?format=json")
+    hosts = {
+        h["locality"].get("zone", ""): h.get("priority", 0)
+        for c in json.loads(text)["cluster_statuses"]
+        if c["name"] == ZONAL
+        for h in c["host_statuses"]
+    }
+    assert hosts == {"zone-a": 0, "zone-b": 1, "zone-c": 2}, hosts
