@@ -9,6 +9,8 @@ httpbin and the workloads in tests/e2e/drpolicy, then Istio's outcomes.
 * consistent hashing: the same ``x-user`` always reaches the same replica of three.
 * locality failover: a client in r1/zone-a whose zone's replica is broken fails over to the
   replica in the same region, never to the other region's.
+* TLS origination (applied with ``lateen apply``): MUTUAL with certificate files to an HTTPS
+  server that requires a client certificate; a wrong ``subjectAltNames`` fails verification.
 
 Requests go through the client pod's sidecar as its HTTP proxy, as ``HTTP_PROXY`` makes the
 pod's apps do."""
@@ -54,13 +56,16 @@ class Mesh:
     state: Path
     _pods: list[dict[str, Any]] | None = None
 
-    def lateen(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def lateen(
+        self, *args: str, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [sys.executable, "-m", "lateen", *args, "--state-dir", str(self.state)],
             capture_output=True,
             text=True,
             timeout=240,
             cwd=ROOT,
+            input=stdin,
         )
         if check and proc.returncode != 0:
             raise AssertionError(
@@ -222,3 +227,166 @@ def test_locality_failover_prefers_the_same_region(mesh: Mesh) -> None:
         for h in c["host_statuses"]
     }
     assert hosts == {"zone-a": 0, "zone-b": 1, "zone-c": 2}, hosts
+
+
+# ---------------------------------------------------------------------------- TLS origination
+
+
+def _pki(directory: Path) -> dict[str, Path]:
+    """A CA, a server certificate for secure.example.com and a client certificate, as files."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    later = now + dt.timedelta(days=1)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder().subject_name(name("test CA")).issuer_name(name("test CA"))
+        .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now)
+        .not_valid_after(later)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    files = {"ca": directory / "ca.pem"}
+    files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    for who, serial in (("server", 2), ("client", 3)):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            x509.CertificateBuilder().subject_name(name(f"{who}.example.com"))
+            .issuer_name(name("test CA")).public_key(key.public_key()).serial_number(serial)
+            .not_valid_before(now).not_valid_after(later)
+            .add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(
+                    "secure.example.com" if who == "server" else "client.example.com"
+                )]),
+                critical=False,
+            )
+            .sign(ca_key, hashes.SHA256())
+        )  # fmt: skip
+        files[who] = directory / f"{who}.pem"
+        files[f"{who}-key"] = directory / f"{who}-key.pem"
+        files[who].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        files[f"{who}-key"].write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return files
+
+
+@pytest.fixture
+def https_server(tmp_path: Path) -> Iterator[tuple[int, dict[str, Path]]]:
+    """An HTTPS server on 127.0.0.1 that requires a client certificate from the test CA and
+    answers with the client's subject."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    files = _pki(tmp_path)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            peer = self.connection.getpeercert() or {}  # type: ignore[attr-defined]
+            subject = dict(x[0] for x in peer.get("subject", ()))
+            body = json.dumps(
+                {"client": subject.get("commonName"), "sni": sni.get("name")}
+            ).encode()
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    sni: dict[str, str | None] = {}
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(files["server"], files["server-key"])
+    ctx.load_verify_locations(files["ca"])
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.sni_callback = lambda _sock, name, _ctx: sni.update(name=name)  # type: ignore[assignment,func-returns-value]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], files
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+TLS_CONFIG = """
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {{name: secure}}
+spec:
+  hosts: [secure.example.com]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{{number: 80, name: http, protocol: HTTP, targetPort: {port}}}]
+  endpoints: [{{address: 127.0.0.1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {{name: secure}}
+spec:
+  host: secure.example.com
+  trafficPolicy:
+    tls:
+      mode: MUTUAL
+      clientCertificate: {client}
+      privateKey: {client_key}
+      caCertificates: {ca}
+      sni: secure.example.com
+      subjectAltNames: [{san}]
+"""
+
+
+def test_tls_origination_mutual(mesh: Mesh, https_server: tuple[int, dict[str, Path]]) -> None:
+    port, files = https_server
+
+    def apply(san: str) -> None:
+        config = TLS_CONFIG.format(
+            port=port,
+            client=files["client"],
+            client_key=files["client-key"],
+            ca=files["ca"],
+            san=san,
+        )
+        mesh.lateen("apply", "-f", "-", stdin=config)
+
+    apply("secure.example.com")
+    # plain HTTP from the app; the client's sidecar originates mutual TLS
+    wait_for(
+        lambda: mesh.get("client", "http://secure.example.com/")[0] == 200,
+        timeout=30,
+        what="TLS origination",
+    )
+    code, _, body = mesh.get("client", "http://secure.example.com/")
+    assert code == 200
+    assert json.loads(body) == {"client": "client.example.com", "sni": "secure.example.com"}
+    # the server certificate is verified against subjectAltNames
+    apply("other.example.com")
+    wait_for(
+        lambda: mesh.get("client", "http://secure.example.com/")[0] == 503,
+        timeout=30,
+        what="a SAN mismatch failing verification",
+    )
+    assert mesh.stat("client", "cluster.outbound|80||secure.example.com.ssl.fail_verify_san") > 0
+    mesh.lateen(
+        "delete",
+        "-f",
+        "-",
+        stdin=TLS_CONFIG.format(port=port, client="a", client_key="b", ca="c", san="d"),
+    )
