@@ -68,6 +68,8 @@ SDS_CLUSTER = "sds-grpc"
 _MAX = 4294967295
 
 _FIELDS = ("connection_pool", "load_balancer", "outlier_detection", "tls")
+# fields a port-level entry does not have: kept from the top level, overridden by a subset's
+_WHOLE_POLICY_FIELDS = ("tunnel", "proxy_protocol", "retry_budget")
 
 
 # ---------------------------------------------------------------------------- merging
@@ -101,10 +103,10 @@ def effective_traffic_policy(dr_spec: Any, port: int, subset: str) -> Any:
     update: dict[str, Any] = {
         f: getattr(sub, f) for f in _FIELDS if port_level or getattr(sub, f) is not None
     }
-    for f in ("tunnel", "proxy_protocol"):
+    for f in _WHOLE_POLICY_FIELDS:
         if getattr(sub, f) is not None:
             update[f] = getattr(sub, f)
-    base = TrafficPolicy(**{f: getattr(top, f) for f in (*_FIELDS, "tunnel", "proxy_protocol")})
+    base = TrafficPolicy(**{f: getattr(top, f) for f in (*_FIELDS, *_WHOLE_POLICY_FIELDS)})
     return base.model_copy(update=update)
 
 
@@ -156,10 +158,11 @@ def configure_connection_pool(c: cluster_pb2.Cluster, ctx: OutboundClusterContex
     unlimited), ``connectTimeout``, TCP keepalive, and on the HTTP protocol options
     ``idleTimeout`` (HTTP's, else TCP's), ``maxRequestsPerConnection``,
     ``maxConnectionDuration``, ``maxConcurrentStreams`` (HTTP/2 clusters) and
-    ``useClientProtocol``."""
+    ``useClientProtocol``; ``retryBudget`` (a TrafficPolicy field) on the thresholds too."""
     tp = ctx.traffic_policy
     cp = tp.connection_pool if tp is not None else None
-    if cp is None:
+    budget = tp.retry_budget if tp is not None else None
+    if cp is None and budget is None:
         return
     th = circuit_breaker_pb2.CircuitBreakers.Thresholds(
         max_connections=_u32(_MAX),
@@ -168,10 +171,15 @@ def configure_connection_pool(c: cluster_pb2.Cluster, ctx: OutboundClusterContex
         max_retries=_u32(_MAX),
         track_remaining=True,
     )
+    if budget is not None:  # Istio's defaults: 0.2 (percent) and 3
+        th.retry_budget.budget_percent.value = budget.percent if budget.percent is not None else 0.2
+        th.retry_budget.min_retry_concurrency.value = budget.min_retry_concurrency or 3
     idle: str | None = None
     per_connection = streams = 0
     max_duration: str | None = None
-    if (http := cp.http) is not None:
+    http = cp.http if cp is not None else None
+    tcp = cp.tcp if cp is not None else None
+    if http is not None:
         if http.http2_max_requests > 0:  # Envoy applies it to HTTP/2 only
             th.max_requests.value = http.http2_max_requests
         if http.http1_max_pending_requests > 0:  # Envoy applies it to HTTP/1.1 only
@@ -181,7 +189,7 @@ def configure_connection_pool(c: cluster_pb2.Cluster, ctx: OutboundClusterContex
         idle = http.idle_timeout
         per_connection = http.max_requests_per_connection
         streams = http.max_concurrent_streams
-    if (tcp := cp.tcp) is not None:
+    if tcp is not None:
         if tcp.connect_timeout is not None:
             c.connect_timeout.CopyFrom(duration(_seconds(tcp.connect_timeout)))
         if tcp.max_connections > 0:
