@@ -751,3 +751,22 @@ def test_mesh_locality_setting_off() -> None:
     p = proxy({"topology.kubernetes.io/region": "r1", "topology.kubernetes.io/zone": "z1"})
     (cla,) = [c for c in build_endpoints(p, push) if c.cluster_name == API]
     assert [g.priority for g in cla.endpoints] == [0, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("policy", "differ"),
+    [
+        ("trafficPolicy: {outlierDetection: {}}", False),
+        (
+            "trafficPolicy:\n  outlierDetection: {}\n"
+            "  loadBalancer: {localityLbSetting: {failoverPriority: [version]}}",
+            True,
+        ),
+    ],
+    ids=["labels-do-not-matter", "failover-priority-reads-labels"],
+)
+def test_eds_cache_key_carries_labels_for_failover_priority(policy: str, differ: bool) -> None:
+    push = push_of(svc() + dr("api", "default", "api", policy))
+    gen = EndpointGenerator()
+    v1, v2 = proxy({"version": "v1"}), proxy({"version": "v2"})
+    assert (gen.cache_key(v1, push) != gen.cache_key(v2, push)) is differ

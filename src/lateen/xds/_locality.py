@@ -250,7 +250,20 @@ def apply_locality_lb(
             _apply_failover(cla, proxy, setting.failover)
 
 
+_FAILOVER_PRIORITY_SEEN: list[tuple[PushContext, bool]] = []  # the last push's answer
+
+
 def _uses_failover_priority(push: PushContext) -> bool:
+    """Does any rule (or the mesh) set ``failoverPriority``? Asked once per proxy and xDS type
+    of a push: the answer for the last push is kept."""
+    if _FAILOVER_PRIORITY_SEEN and _FAILOVER_PRIORITY_SEEN[0][0] is push:
+        return _FAILOVER_PRIORITY_SEEN[0][1]
+    answer = _scan_failover_priority(push)
+    _FAILOVER_PRIORITY_SEEN[:] = [(push, answer)]
+    return answer
+
+
+def _scan_failover_priority(push: PushContext) -> bool:
     def has(tp: Any) -> bool:
         if tp is None:
             return False
