@@ -28,7 +28,7 @@ def _order(o: ConfigObject) -> tuple[str, str, str]:
 @dataclass(frozen=True, slots=True)
 class _DRScope:
     """Destination rules of one namespace by (resolved) host. Per host: the rules without a
-    ``workloadSelector`` merged into one (the first created keeps its top-level policy,
+    ``workloadSelector`` merged per ``exportTo`` (the first created keeps its top-level policy,
     later ones add their new subsets, as Istio merges them), then the rules with a selector,
     in creation order."""
 
