@@ -101,5 +101,6 @@ def test_envoy_accepts(name: str, tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=60,
+        cwd=DATA.parents[2],  # certificate files in the cases are relative to the repo root
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]

@@ -947,7 +947,9 @@ def _connection_pool(ctx: ValidationContext, path: str, cp: ConnectionPoolSettin
             ctx.error(f"{p}.maxConnections", "max connections must be non-negative")
         check_duration(ctx, f"{p}.connectTimeout", t.connect_timeout)
         check_duration(ctx, f"{p}.maxConnectionDuration", t.max_connection_duration)
-        check_duration(ctx, f"{p}.idleTimeout", t.idle_timeout)
+        # 0s turns the TCP idle timeout off, so it is allowed here
+        if t.idle_timeout is None or _duration_or_none(t.idle_timeout) != 0:
+            check_duration(ctx, f"{p}.idleTimeout", t.idle_timeout)
         if (ka := t.tcp_keepalive) is not None:
             check_duration(ctx, f"{p}.tcpKeepalive.time", ka.time)
             check_duration(ctx, f"{p}.tcpKeepalive.interval", ka.interval)
@@ -1081,11 +1083,27 @@ def _load_balancer(
     _locality_lb(ctx, f"{path}.localityLbSetting", lb.locality_lb_setting, od)
     check_duration(ctx, f"{path}.warmupDurationSecs", lb.warmup_duration_secs)
     if (w := lb.warmup) is not None:
+        if w.duration is None:
+            ctx.error(f"{path}.warmup.duration", "duration is required")
         check_duration(ctx, f"{path}.warmup.duration", w.duration)
-        if w.minimum_percent is not None and not 0 <= w.minimum_percent <= 100:
-            ctx.error(f"{path}.warmup.minimumPercent", "minimumPercent must be in range [0, 100]")
+        if w.minimum_percent is not None and w.minimum_percent > 100:
+            ctx.error(
+                f"{path}.warmup.minimumPercent",
+                "minimumPercent value should be less than or equal to 100",
+            )
+        if w.minimum_percent is not None and w.minimum_percent < 0:
+            ctx.error(f"{path}.warmup.minimumPercent", "minimumPercent must not be negative")
         if w.aggression is not None and w.aggression < 1:
-            ctx.error(f"{path}.warmup.aggression", "aggression must be >= 1")
+            ctx.error(
+                f"{path}.warmup.aggression", "aggression should be greater than or equal to 1"
+            )
+
+
+def _duration_or_none(text: str) -> float | None:
+    try:
+        return parse_duration(text)
+    except ValueError:
+        return None
 
 
 def check_duration_zero_ok(ctx: ValidationContext, path: str, text: str | None) -> None:

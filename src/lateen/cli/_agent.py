@@ -96,6 +96,37 @@ def istio_meta_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+def stats_matcher_from_env(environ: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """``proxyStatsMatcher`` of the ``PROXY_CONFIG`` environment variable (the pod's ProxyConfig
+    as Istio's injector passes it, JSON or YAML): the Envoy stats to keep beyond Istio's
+    defaults, by kind (``prefixes``, ``suffixes``, ``regexps``)."""
+    raw = environ.get("PROXY_CONFIG", "").strip()
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        import yaml
+
+        try:
+            data = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            return {}
+    matcher = data.get("proxyStatsMatcher") if isinstance(data, Mapping) else None
+    if not isinstance(matcher, Mapping):
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for key, arg in (
+        ("inclusionPrefixes", "prefixes"),
+        ("inclusionSuffixes", "suffixes"),
+        ("inclusionRegexps", "regexps"),
+    ):
+        values = matcher.get(key)
+        if isinstance(values, list):
+            out[arg] = tuple(str(v) for v in values)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     import asyncio
     import contextlib
@@ -115,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         labels.update(d)
     work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="lateen-agent-"))
     meta = istio_meta_from_env(os.environ)
+    stats = stats_matcher_from_env(os.environ)
     opts = AgentOptions(
         bootstrap=BootstrapOptions(
             pod_name=args.pod_name,
@@ -135,6 +167,9 @@ def run(args: argparse.Namespace) -> int:
             termination_drain_duration_s=args.termination_drain_duration,
             concurrency=args.concurrency,
             extra_metadata=meta,
+            stats_inclusion_prefixes=stats.get("prefixes", ()),
+            stats_inclusion_suffixes=stats.get("suffixes", ()),
+            stats_inclusion_regexps=stats.get("regexps", ()),
         ),
         envoy_log=Path(args.envoy_log) if args.envoy_log else None,
         work_dir=work_dir,

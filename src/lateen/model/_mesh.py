@@ -37,6 +37,9 @@ class MeshConfig:
     default_config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     extension_providers: tuple[Mapping[str, Any], ...] = ()
     default_providers: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # ``localityLbSetting`` (a networking LocalityLoadBalancerSetting); None: Istio's default,
+    # enabled with no rules
+    locality_lb_setting: Any = None
 
     @property
     def registry_only(self) -> bool:
@@ -55,6 +58,9 @@ class MeshConfig:
         pn = d.get("pathNormalization") or {}
         timeout = d.get("connectTimeout", "10s")
         from lateen.api import parse_duration
+        from lateen.api.networking import LocalityLoadBalancerSetting
+
+        locality = d.get("localityLbSetting")
 
         return cls(
             outbound_traffic_policy_mode=otp_mode,
@@ -77,6 +83,9 @@ class MeshConfig:
                 if isinstance(p, Mapping)
             ),
             default_providers=MappingProxyType(dict(d.get("defaultProviders") or {})),
+            locality_lb_setting=LocalityLoadBalancerSetting.model_validate(locality)
+            if isinstance(locality, Mapping)
+            else None,
         )
 
 

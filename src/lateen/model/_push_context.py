@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -27,18 +27,65 @@ def _order(o: ConfigObject) -> tuple[str, str, str]:
 
 @dataclass(frozen=True, slots=True)
 class _DRScope:
-    """Destination rules of one namespace by (resolved) host; the first created wins."""
+    """Destination rules of one namespace by (resolved) host. Per host: the rules without a
+    ``workloadSelector`` merged per ``exportTo`` (the first created keeps its top-level policy,
+    later ones add their new subsets, as Istio merges them), then the rules with a selector,
+    in creation order."""
 
-    by_host: Mapping[str, ConfigObject] = field(default_factory=lambda: MappingProxyType({}))
+    by_host: Mapping[str, tuple[ConfigObject, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
-    def lookup(self, hostname: str, proxy_ns: str | None = None) -> ConfigObject | None:
+    def lookup(
+        self,
+        hostname: str,
+        proxy_ns: str | None = None,
+        proxy_labels: Mapping[str, str] | None = None,
+    ) -> ConfigObject | None:
+        """The rule for ``hostname`` (exact host, else the most specific wildcard) seen by a
+        proxy of ``proxy_ns`` (``exportTo``) with ``proxy_labels``: a rule of the proxy's
+        own namespace whose ``workloadSelector`` matches them, else the catch-all rule."""
         host = most_specific_host(hostname, self.by_host)
         if host is None:
             return None
-        dr = self.by_host[host]
-        if proxy_ns is not None and not is_visible(dr.spec.export_to, dr.namespace, proxy_ns):
-            return None
-        return dr
+        catch_all: ConfigObject | None = None
+        for dr in self.by_host[host]:
+            if proxy_ns is not None and not is_visible(dr.spec.export_to, dr.namespace, proxy_ns):
+                continue
+            sel = dr.spec.workload_selector
+            if sel is None:
+                catch_all = catch_all or dr
+            elif (
+                proxy_labels is not None
+                and dr.namespace == proxy_ns
+                and labels_match(sel.match_labels, proxy_labels)
+            ):
+                return dr
+        return catch_all
+
+
+def _merge_destination_rules(rules: list[ConfigObject]) -> tuple[ConfigObject, ...]:
+    """Istio's consolidation of several rules for one host in one namespace: rules without a
+    selector and with the same ``exportTo`` merge into the first (its top-level policy,
+    unless it has none; subsets of later rules added unless their name is taken); rules with
+    a selector stay separate."""
+    merged: dict[frozenset[str], ConfigObject] = {}
+    for r in rules:
+        if r.spec.workload_selector is not None:
+            continue
+        key = frozenset(r.namespace if e == "." else e for e in r.spec.export_to or ["*"])
+        first = merged.get(key)
+        if first is None:
+            merged[key] = r
+            continue
+        subsets = list(first.spec.subsets)
+        names = {s.name for s in subsets}
+        subsets.extend(s for s in r.spec.subsets if s.name not in names)
+        policy = first.spec.traffic_policy or r.spec.traffic_policy
+        spec = first.spec.model_copy(update={"subsets": subsets, "traffic_policy": policy})
+        merged[key] = replace(first, spec=spec)
+    selected = [r for r in rules if r.spec.workload_selector is not None]
+    return (*merged.values(), *selected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,14 +210,21 @@ class PushContext:
 
     # ---- destination rules ----------------------------------------------------------------
 
-    def destination_rule(self, proxy_namespace: str, service: Service) -> ConfigObject | None:
+    def destination_rule(
+        self,
+        proxy_namespace: str,
+        service: Service,
+        proxy_labels: Mapping[str, str] | None = None,
+    ) -> ConfigObject | None:
         """Istio's lookup: the proxy's namespace, then rules exported by the service's
         namespace, then rules exported by the root namespace; in each, an exact host beats the
-        most specific wildcard."""
+        most specific wildcard. With ``proxy_labels``, a rule of the proxy's namespace whose
+        ``workloadSelector`` matches them wins over that namespace's catch-all rule (without,
+        rules with a selector are ignored)."""
         root = self.mesh.root_namespace
         local = self._dr_local.get(proxy_namespace)
         if local is not None:
-            dr = local.lookup(service.hostname)
+            dr = local.lookup(service.hostname, proxy_namespace, proxy_labels)
             if dr is not None:
                 return dr
         if service.namespace and service.namespace != proxy_namespace:
@@ -186,10 +240,14 @@ class PushContext:
         return None
 
     def subset_labels(
-        self, proxy_namespace: str, service: Service, subset: str
+        self,
+        proxy_namespace: str,
+        service: Service,
+        subset: str,
+        proxy_labels: Mapping[str, str] | None = None,
     ) -> Mapping[str, str] | None:
         """Labels of a DestinationRule subset for the service, or None if no such subset."""
-        dr = self.destination_rule(proxy_namespace, service)
+        dr = self.destination_rule(proxy_namespace, service, proxy_labels)
         if dr is None:
             return None
         for s in dr.spec.subsets:
@@ -305,15 +363,25 @@ def build_push_context(
         for g in _gateway_names(vs):
             vs_by_gateway[g].append(vs)
 
-    dr_local: dict[str, dict[str, ConfigObject]] = defaultdict(dict)
-    dr_exported: dict[str, dict[str, ConfigObject]] = defaultdict(dict)
+    dr_local: dict[str, dict[str, list[ConfigObject]]] = defaultdict(lambda: defaultdict(list))
+    dr_exported: dict[str, dict[str, list[ConfigObject]]] = defaultdict(lambda: defaultdict(list))
     for dr in by_kind["DestinationRule"]:
         host = resolve_short_name(dr.spec.host, dr.namespace, domain_suffix)
         export: list[str] = list(dr.spec.export_to)
         if is_visible(export, dr.namespace, dr.namespace):
-            dr_local[dr.namespace].setdefault(host, dr)
+            dr_local[dr.namespace][host].append(dr)
         if not export or any(e not in (".", dr.namespace) for e in export):
-            dr_exported[dr.namespace].setdefault(host, dr)
+            dr_exported[dr.namespace][host].append(dr)
+
+    def dr_scopes(index: Mapping[str, Mapping[str, list[ConfigObject]]]) -> Mapping[str, _DRScope]:
+        return MappingProxyType(
+            {
+                ns: _DRScope(
+                    MappingProxyType({h: _merge_destination_rules(rs) for h, rs in d.items()})
+                )
+                for ns, d in index.items()
+            }
+        )
 
     all_istio: list[ConfigObject] = sorted(
         (o for o in objs if o.group != "" and o.group != "discovery.k8s.io" and o.group != "apps"),
@@ -346,10 +414,6 @@ def build_push_context(
         _vs_by_gateway=freeze(vs_by_gateway),
         _instances_by_address=freeze(instances),
         selects_on_labels=any(_selects_on_labels(o) for o in objs if o.group == _NETWORKING),
-        _dr_local=MappingProxyType(
-            {ns: _DRScope(MappingProxyType(d)) for ns, d in dr_local.items()}
-        ),
-        _dr_exported=MappingProxyType(
-            {ns: _DRScope(MappingProxyType(d)) for ns, d in dr_exported.items()}
-        ),
+        _dr_local=dr_scopes(dr_local),
+        _dr_exported=dr_scopes(dr_exported),
     )

@@ -60,8 +60,20 @@ def parse_export_to(values: Iterable[str]) -> frozenset[str]:
     return frozenset(v.strip() for v in values if v.strip())
 
 
+TOPOLOGY_LABELS = (
+    "topology.kubernetes.io/region",
+    "topology.kubernetes.io/zone",
+    "topology.istio.io/subzone",
+)
+
+
 def _locality(labels: Mapping[str, str]) -> str:
-    return labels.get(LOCALITY_LABEL, "").replace(".", "/")
+    """``region/zone/subzone`` from the ``istio-locality`` label, else from the topology labels
+    Istio reads from the pod's node (no nodes here: the pod's own labels carry them)."""
+    if labels.get(LOCALITY_LABEL):
+        return labels[LOCALITY_LABEL].replace(".", "/")
+    parts = [labels.get(k, "") for k in TOPOLOGY_LABELS]
+    return "/".join(parts).rstrip("/") if any(parts) else ""
 
 
 def _tls_mode(labels: Mapping[str, str]) -> str:

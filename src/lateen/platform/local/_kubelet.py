@@ -356,6 +356,8 @@ class Kubelet:
             env["ISTIO_META_DNS_CAPTURE"] = "true"
         env["ISTIO_META_LATEEN_APP_ADDRESS"] = state.address.app_address
         env.update(_proxy_metadata_env(spec.annotations))
+        if raw_proxy_config := spec.annotations.get(PROXY_CONFIG_ANNOTATION):
+            env["PROXY_CONFIG"] = raw_proxy_config  # the pod's ProxyConfig, as Istio injects it
         argv = self.network.wrap(spec, argv, proxy=True)
         owner = self.network.proxy_owner()
         if owner is not None:  # the proxy's own files: its work dir and its Envoy log

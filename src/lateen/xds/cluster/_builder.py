@@ -24,6 +24,7 @@ from lateen.xds.cluster._configurers import (
     original_dst_from_authority,
     static_load_assignment,
 )
+from lateen.xds.cluster._policy import effective_traffic_policy
 
 __all__ = [
     "blackhole_cluster",
@@ -39,24 +40,16 @@ INBOUND_PASSTHROUGH_BIND = "127.0.0.6"
 
 
 def merged_traffic_policy(dr: Any, port: ServicePort, subset: str) -> Any:
-    """The DestinationRule traffic policy for one port and subset: the subset's policy if it
-    sets one, else the top-level policy (port-level settings are left to configurers, which
-    find them in ``traffic_policy.port_level_settings``)."""
-    if dr is None:
-        return None
-    tp = dr.spec.traffic_policy
-    if subset:
-        for s in dr.spec.subsets:
-            if s.name == subset and s.traffic_policy is not None:
-                return s.traffic_policy
-    return tp
+    """The DestinationRule traffic policy for one port and subset, merged as Istio merges it
+    (see :func:`lateen.xds.cluster._policy.effective_traffic_policy`)."""
+    return effective_traffic_policy(dr.spec if dr is not None else None, port.port, subset)
 
 
 def outbound_cluster_contexts(proxy: Proxy, push: PushContext) -> list[OutboundClusterContext]:
     """One context per (service, port) plus one per DestinationRule subset."""
     out: list[OutboundClusterContext] = []
     for svc in outbound_services(proxy, push):
-        dr = push.destination_rule(proxy.namespace, svc)
+        dr = push.destination_rule(proxy.namespace, svc, proxy.labels)
         for sp in svc.ports:
             if sp.protocol is Protocol.UDP:
                 continue

@@ -2,8 +2,9 @@
 
 A configurer is a callable ``(cluster, ctx) -> None``. The generator applies
 :data:`DEFAULT_OUTBOUND_CONFIGURERS` (and any extra ones it is given, in order) to every
-outbound cluster; traffic policy (connection pools, outlier detection, TLS, lb policy from a
-DestinationRule) is added by appending configurers that read ``ctx.traffic_policy``.
+outbound cluster: first Istio's defaults, then the DestinationRule traffic policy
+(``_policy.POLICY_CONFIGURERS``: connection pool, outlier detection, load balancer, TLS),
+which read ``ctx.traffic_policy``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from lateen.model._push_context import PushContext
 from lateen.registry import Endpoint, Protocol, Resolution, Service, ServicePort
 from lateen.xds._scope import is_explicit
 from lateen.xds._util import ads_config_source, duration, filter_metadata, pack, socket_address
+from lateen.xds.cluster._policy import POLICY_CONFIGURERS
 
 __all__ = [
     "DEFAULT_OUTBOUND_CONFIGURERS",
@@ -56,7 +58,7 @@ class OutboundClusterContext:
     subset: str  # "" for the service-wide cluster
     subset_labels: Mapping[str, str] | None
     destination_rule: ConfigObject | None
-    traffic_policy: Any  # merged DestinationRule TrafficPolicy (subset > port > top level), or None
+    traffic_policy: Any  # the DestinationRule TrafficPolicy for this port and subset, or None
     endpoints: tuple[Endpoint, ...]  # the service port's endpoints (subset-filtered)
 
 
@@ -83,6 +85,32 @@ def static_load_assignment(
     )
 
 
+def dns_load_assignment(
+    name: str, endpoints: Sequence[Endpoint]
+) -> endpoint_pb2.ClusterLoadAssignment:
+    """The hosts of a DNS cluster grouped by locality (sorted), with their weights, so that
+    locality load balancing can set priorities on them as on EDS clusters."""
+    groups: dict[str, list[Endpoint]] = {}
+    for e in endpoints:
+        groups.setdefault(e.locality, []).append(e)
+    out = endpoint_pb2.ClusterLoadAssignment(cluster_name=name)
+    for loc in sorted(groups):
+        group = out.endpoints.add()
+        if loc:
+            region, zone, subzone = [*loc.split("/", 2), "", ""][:3]
+            group.locality.region, group.locality.zone, group.locality.sub_zone = (
+                region,
+                zone,
+                subzone,
+            )
+        for e in groups[loc]:
+            lb_ep = group.lb_endpoints.add()
+            lb_ep.endpoint.address.CopyFrom(socket_address(e.address, e.port))
+            if e.weight:
+                lb_ep.load_balancing_weight.value = e.weight
+    return out
+
+
 def configure_discovery(c: cluster_pb2.Cluster, ctx: OutboundClusterContext) -> None:
     """Discovery type from the service resolution: EDS (CLIENT_SIDE_LB, STATIC), STRICT_DNS,
     LOGICAL_DNS, ORIGINAL_DST (PASSTHROUGH)."""
@@ -101,10 +129,12 @@ def configure_discovery(c: cluster_pb2.Cluster, ctx: OutboundClusterContext) -> 
             else cluster_pb2.Cluster.LOGICAL_DNS
         )
         c.dns_lookup_family = cluster_pb2.Cluster.V4_ONLY
-        addrs = sorted({(e.address, e.port) for e in ctx.endpoints if e.healthy})
+        eps = sorted(
+            {(e.locality, e.address, e.port): e for e in ctx.endpoints if e.healthy}.items()
+        )
         if res is Resolution.DNS_ROUND_ROBIN:
-            addrs = addrs[:1]  # LOGICAL_DNS takes exactly one host
-        c.load_assignment.CopyFrom(static_load_assignment(c.name, addrs))
+            eps = eps[:1]  # LOGICAL_DNS takes exactly one host
+        c.load_assignment.CopyFrom(dns_load_assignment(c.name, [e for _, e in eps]))
     else:
         c.type = cluster_pb2.Cluster.ORIGINAL_DST
         c.lb_policy = cluster_pb2.Cluster.CLUSTER_PROVIDED
@@ -202,10 +232,11 @@ def configure_metadata(c: cluster_pb2.Cluster, ctx: OutboundClusterContext) -> N
 
 DEFAULT_OUTBOUND_CONFIGURERS: tuple[ClusterConfigurer, ...] = (
     configure_discovery,
-    configure_explicit_original_dst,
     configure_connect_timeout,
     configure_lb_policy,
     configure_circuit_breakers,
     configure_upstream_protocol,
     configure_metadata,
+    *POLICY_CONFIGURERS,  # DestinationRule traffic policy (may turn a cluster ORIGINAL_DST)
+    configure_explicit_original_dst,
 )

@@ -8,6 +8,7 @@ from lateen.model._proxy import Proxy
 from lateen.model._push_context import PushContext
 from lateen.model._push_request import PushRequest
 from lateen.xds._generator import Resource
+from lateen.xds._locality import locality_cache_key
 from lateen.xds._scope import proxy_cache_key
 from lateen.xds.cluster._builder import build_clusters
 from lateen.xds.cluster._configurers import DEFAULT_OUTBOUND_CONFIGURERS, ClusterConfigurer
@@ -28,7 +29,7 @@ class ClusterGenerator:
         return request.full
 
     def cache_key(self, proxy: Proxy, push: PushContext) -> Hashable | None:
-        return proxy_cache_key(proxy, push, with_addresses=True)
+        return proxy_cache_key(proxy, push, with_addresses=True) + locality_cache_key(proxy, push)
 
     def generate(self, proxy: Proxy, push: PushContext) -> list[Resource]:
         return [Resource(c.name, c) for c in build_clusters(proxy, push, self.configurers)]

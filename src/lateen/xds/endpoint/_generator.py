@@ -8,6 +8,7 @@ from lateen.model._proxy import Proxy
 from lateen.model._push_context import PushContext
 from lateen.model._push_request import PushRequest
 from lateen.xds._generator import Resource
+from lateen.xds._locality import locality_cache_key
 from lateen.xds._scope import proxy_cache_key
 from lateen.xds.endpoint._builder import build_endpoints
 from lateen.xds.names import ENDPOINT_TYPE
@@ -25,7 +26,7 @@ class EndpointGenerator:
         return True  # full pushes and endpoint-only pushes both change EDS
 
     def cache_key(self, proxy: Proxy, push: PushContext) -> Hashable | None:
-        return proxy_cache_key(proxy, push, with_addresses=False)
+        return proxy_cache_key(proxy, push, with_addresses=False) + locality_cache_key(proxy, push)
 
     def generate(self, proxy: Proxy, push: PushContext) -> list[Resource]:
         return [

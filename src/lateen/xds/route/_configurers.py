@@ -26,6 +26,7 @@ from google.protobuf import wrappers_pb2
 from lateen.api import parse_duration
 from lateen.xds._util import duration, pack
 from lateen.xds.route._context import RouteConfigurer, RouteContext, destination_cluster
+from lateen.xds.route._hash import configure_hash_policy
 
 __all__ = [
     "CORS_FILTER",
@@ -482,4 +483,5 @@ DEFAULT_ROUTE_CONFIGURERS: tuple[RouteConfigurer, ...] = (
     configure_fault,
     configure_cors,
     configure_stat_prefix,
+    configure_hash_policy,  # DestinationRule consistentHash of the destinations
 )
