@@ -118,6 +118,8 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
         "up",
         *map(str, INPUTS),
         "-d",
+        "--mode",
+        "explicit",  # clients use their sidecar as HTTP proxy, stats read at the pod address
         "--ingress-port",
         str(free_port()),
         "--timeout",
