@@ -61,14 +61,15 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def rss_mb(pid: int) -> float | None:
-    """``VmRSS`` of the process in MiB."""
+def rss_mb(pid: int, key: str = "VmRSS") -> float | None:
+    """``VmRSS`` (or another ``/proc/PID/status`` field in kB, e.g. ``RssAnon``: private
+    memory, without the mapped binary and libraries) of the process in MiB."""
     try:
         text = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
     for line in text.splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(key + ":"):
             return int(line.split()[1]) / 1024
     return None
 

@@ -193,17 +193,15 @@ def _start_agent(
 ) -> None:
     work = workdir / role
     work.mkdir()
-    group.start(
-        f"{role}-agent",
-        [
-            sys.executable, "-m", "lateen", "agent",
-            "--pod-name", f"{app}-v1-1", "--namespace", "default", "--pod-ip", pod_ip,
-            "--labels", f"app={app},version=v1", "--service-account", app,
-            "--discovery-address", xds, "--work-dir", str(work),
-            "--termination-drain-duration", "1",
-        ],  # fmt: skip
-        env={"ISTIO_META_INTERCEPTION_MODE": "NONE", "ISTIO_META_LATEEN_APP_ADDRESS": app_ip},
-    )
+    argv = [
+        sys.executable, "-m", "lateen", "agent",
+        "--pod-name", f"{app}-v1-1", "--namespace", "default", "--pod-ip", pod_ip,
+        "--labels", f"app={app},version=v1", "--service-account", app,
+        "--discovery-address", xds, "--work-dir", str(work),
+        "--termination-drain-duration", "1",
+    ]  # fmt: skip
+    env = {"ISTIO_META_INTERCEPTION_MODE": "NONE", "ISTIO_META_LATEEN_APP_ADDRESS": app_ip}
+    group.start(f"{role}-agent", argv, env=env)
 
 
 @contextmanager
@@ -228,14 +226,12 @@ def testbed(
             config.mkdir()
             (config / "server.yaml").write_text(CONFIG.format(pod=server_pod, port=APP_PORT))
             xds_port, mon_port = free_port(cp_ip), free_port(cp_ip)
-            cp = group.start(
-                "control-plane",
-                [
-                    sys.executable, "-m", "lateen", "discovery", "--config-dir", str(config),
-                    "--listen-address", cp_ip, "--xds-port", str(xds_port),
-                    "--monitoring-port", str(mon_port), "--log-level", "warning",
-                ],  # fmt: skip
-            )
+            argv = [
+                sys.executable, "-m", "lateen", "discovery", "--config-dir", str(config),
+                "--listen-address", cp_ip, "--xds-port", str(xds_port),
+                "--monitoring-port", str(mon_port), "--log-level", "warning",
+            ]  # fmt: skip
+            cp = group.start("control-plane", argv)
             bed.pids["control-plane"] = cp.pid
             xds = f"{cp_ip}:{xds_port}"
             _start_agent(group, workdir, "client", client_pod, f"127.{x}.1.10", "client", xds)
@@ -251,14 +247,12 @@ def testbed(
                 boot = limit_bootstrap(node=name, listen=listen, upstream=upstream,
                                        admin=(listen[0], 15000))  # fmt: skip
                 path.write_text(json.dumps(boot, indent=2))
-                envoy = group.start(
-                    name,
-                    [
-                        str(envoy_binary()), "-c", str(path), "--concurrency", "2",
-                        "--disable-hot-restart", "--base-id", str(free_port() % 60000),
-                        "--log-level", "warning",
-                    ],  # fmt: skip
-                )
+                argv = [
+                    str(envoy_binary()), "-c", str(path), "--concurrency", "2",
+                    "--disable-hot-restart", "--base-id", str(free_port() % 60000),
+                    "--log-level", "warning",
+                ]  # fmt: skip
+                envoy = group.start(name, argv)
                 bed.pids[name] = envoy.pid
             bed.targets["limit"] = Target("limit", lc, 15001)
         for target in bed.targets.values():

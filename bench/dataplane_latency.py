@@ -58,27 +58,29 @@ def measure(p: Params) -> dict[str, Any]:
     lags: dict[tuple[int, str], list[float]] = {}
     counts: dict[tuple[int, str], dict[str, int]] = {}
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="lateen-bench-dataplane-") as tmp:
-        with testbed(Path(tmp)) as bed:
-            setup_s = round(time.monotonic() - started, 1)
-            for r in range(p.rounds):
-                order = PATHS[r % len(PATHS) :] + PATHS[: r % len(PATHS)]
-                for conns in p.connections:
-                    for path in order:
-                        t = bed.targets[path]
-                        res = run_open_loop(
-                            t.address, t.port, rate=p.rate, connections=conns,
-                            duration=p.slice_s, warmup=p.warmup_s, host=t.host,
-                        )  # fmt: skip
-                        key = (conns, path)
-                        samples.setdefault(key, []).extend(res.latencies_us)
-                        lags.setdefault(key, []).extend(res.send_lags_us)
-                        c = counts.setdefault(key, {"sent": 0, "ok": 0, "failed": 0})
-                        c["sent"] += int(res.summary["sent"])
-                        c["ok"] += int(res.summary["ok"])
-                        c["failed"] += res.failed
-                print(f"dataplane-latency: round {r + 1}/{p.rounds} done", flush=True)
-            bed.group.check()
+    with (
+        tempfile.TemporaryDirectory(prefix="lateen-bench-dataplane-") as tmp,
+        testbed(Path(tmp)) as bed,
+    ):
+        setup_s = round(time.monotonic() - started, 1)
+        for r in range(p.rounds):
+            order = PATHS[r % len(PATHS) :] + PATHS[: r % len(PATHS)]
+            for conns in p.connections:
+                for path in order:
+                    t = bed.targets[path]
+                    res = run_open_loop(
+                        t.address, t.port, rate=p.rate, connections=conns,
+                        duration=p.slice_s, warmup=p.warmup_s, host=t.host,
+                    )  # fmt: skip
+                    key = (conns, path)
+                    samples.setdefault(key, []).extend(res.latencies_us)
+                    lags.setdefault(key, []).extend(res.send_lags_us)
+                    c = counts.setdefault(key, {"sent": 0, "ok": 0, "failed": 0})
+                    c["sent"] += int(res.summary["sent"])
+                    c["ok"] += int(res.summary["ok"])
+                    c["failed"] += res.failed
+            print(f"dataplane-latency: round {r + 1}/{p.rounds} done", flush=True)
+        bed.group.check()
     cells: list[dict[str, Any]] = []
     for conns in p.connections:
         for path in PATHS:
