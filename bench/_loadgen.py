@@ -43,7 +43,7 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile of already sorted values (``q`` in 0..100)."""
     if not sorted_values:
         raise ValueError("no values")
-    k = max(0, math.ceil(q / 100 * len(sorted_values)) - 1)
+    k = max(0, math.ceil(round(q * len(sorted_values) / 100, 9)) - 1)  # round: 99.9 * 1000
     return sorted_values[min(k, len(sorted_values) - 1)]
 
 

@@ -46,7 +46,8 @@ def write_percentile_png(spec: dict[str, Any], path: Path) -> None:
         ax.set_yscale("log")
         ax.set_xlabel("percentile")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize="small")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="small")
     axes[0][0].set_ylabel(spec.get("ylabel", "latency (ms)"))
     fig.suptitle(spec["title"])
     fig.tight_layout()

@@ -40,7 +40,7 @@ class Params:
     warmup_s: float  # sent before each slice, not recorded
 
 
-QUICK = Params(rate=1000, connections=(1, 4, 16), rounds=1, slice_s=2.0, warmup_s=0.3)
+QUICK = Params(rate=1000, connections=(1, 4, 16), rounds=1, slice_s=1.5, warmup_s=0.3)
 FULL = Params(rate=1000, connections=(1, 4, 16), rounds=6, slice_s=5.0, warmup_s=0.5)
 
 

@@ -53,7 +53,7 @@ class Params:
 
 
 QUICK = Params(
-    rates=(100, 500, 1000, 2000), connections=16, duration_s=2.0, warmup_s=0.3, idle_s=2.0
+    rates=(100, 500, 1000, 2000), connections=16, duration_s=1.5, warmup_s=0.3, idle_s=1.0
 )
 FULL = Params(
     rates=(100, 500, 1000, 2000), connections=16, duration_s=20.0, warmup_s=1.0, idle_s=10.0

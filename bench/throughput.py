@@ -46,16 +46,16 @@ class Params:
 QUICK = Params(rounds=1, duration_s=3, connections=16, threads=2)
 FULL = Params(rounds=3, duration_s=10, connections=16, threads=2)
 
-_SIZE = {"": 1, "k": 1e3, "m": 1e6}
+_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}  # wrk's time units
 
 
 def parse_wrk(text: str) -> dict[str, Any]:
     """Requests, seconds, requests/s, non-2xx/3xx and socket errors from wrk's output."""
-    done = re.search(r"^\s*(\d+) requests in ([\d.]+)(m?s)", text, re.M)
+    done = re.search(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h),", text, re.M)
     rps = re.search(r"^Requests/sec:\s*([\d.]+)", text, re.M)
     if not done or not rps:
         raise ValueError(f"not wrk output: {text[:300]!r}")
-    secs = float(done.group(2)) * (0.001 if done.group(3) == "ms" else 1)
+    secs = float(done.group(2)) * _SECONDS[done.group(3)]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", text)
     sock = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
