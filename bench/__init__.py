@@ -113,6 +113,7 @@ def run_scenario(scenario: str, quick: bool, argv: Sequence[str] | None = None) 
     """Run one scenario, print its table, write its JSON (and Markdown); return the record."""
     mod = importlib.import_module(f"bench.{module_name(scenario)}")
     started = datetime.datetime.now(datetime.UTC)
+    load_before = [round(v, 2) for v in os.getloadavg()]
     numbers: dict[str, Any] = mod.run(quick)
     command = "python -m bench " + shlex.join(list(argv if argv is not None else sys.argv[1:]))
     record: dict[str, Any] = {
@@ -123,6 +124,8 @@ def run_scenario(scenario: str, quick: bool, argv: Sequence[str] | None = None) 
         "date": started.isoformat(timespec="seconds"),
         "git_commit": git_commit(),
         "python": sys.version.split()[0],
+        # 1/5/15-minute load averages: how busy the (shared) machine was
+        "load_average_at_start": load_before,
         "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
         **numbers,
     }

@@ -53,7 +53,10 @@ def latency_summary(latencies_us: Sequence[float]) -> dict[str, float | int | No
     if not s:
         return {"n": 0, "p50_ms": None, "p90_ms": None, "p99_ms": None, "p999_ms": None,
                 "max_ms": None, "mean_ms": None}  # fmt: skip
-    ms = lambda v: round(v / 1000, 3)  # noqa: E731
+
+    def ms(v: float) -> float:
+        return round(v / 1000, 3)
+
     return {
         "n": len(s),
         "p50_ms": ms(percentile(s, 50)),

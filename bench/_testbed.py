@@ -262,9 +262,9 @@ def testbed(
             for role in ("client", "server"):
                 agent = group.procs[f"{role}-agent"].pid
                 bed.pids[f"{role}-agent"] = agent
-                envoy = envoy_child(agent)
-                if envoy is None:
+                envoy_pid = envoy_child(agent)
+                if envoy_pid is None:
                     raise RuntimeError(f"no Envoy under the {role} agent (PID {agent})")
-                group.adopt(envoy)
-                bed.pids[f"{role}-envoy"] = envoy
+                group.adopt(envoy_pid)
+                bed.pids[f"{role}-envoy"] = envoy_pid
         yield bed

@@ -61,7 +61,7 @@ QUICK = Params(
 )  # fmt: skip
 FULL = Params(
     namespaces=10, services_per_namespace=100, proxies=100, modes=("sotw", "delta"),
-    rates=(1, 2, 5, 10, 20, 50, 100), step_s=15.0, converge_cap_s=15.0,
+    rates=(0.25, 0.5, 1, 2, 5, 10, 20, 50, 100), step_s=20.0, converge_cap_s=15.0,
 )  # fmt: skip
 
 
