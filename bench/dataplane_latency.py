@@ -57,6 +57,7 @@ def measure(p: Params) -> dict[str, Any]:
     samples: dict[tuple[int, str], list[float]] = {}
     lags: dict[tuple[int, str], list[float]] = {}
     counts: dict[tuple[int, str], dict[str, int]] = {}
+    slices: dict[tuple[int, str], list[dict[str, Any]]] = {}
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="lateen-bench-dataplane-") as tmp,
@@ -74,6 +75,10 @@ def measure(p: Params) -> dict[str, Any]:
                     )  # fmt: skip
                     key = (conns, path)
                     samples.setdefault(key, []).extend(res.latencies_us)
+                    one = latency_summary(res.latencies_us)
+                    slices.setdefault(key, []).append(
+                        {"round": r + 1, **{k: one[k] for k in ("p50_ms", "p99_ms", "max_ms")}}
+                    )
                     lags.setdefault(key, []).extend(res.send_lags_us)
                     n = counts.setdefault(key, {"sent": 0, "ok": 0, "failed": 0})
                     n["sent"] += int(res.summary["sent"])
@@ -94,6 +99,7 @@ def measure(p: Params) -> dict[str, Any]:
                     "latency": latency_summary(samples[key]),
                     "send_lag": {k: lag[k] for k in ("p50_ms", "p99_ms", "max_ms")},
                     "curve": percentile_curve(samples[key]),
+                    "slices": slices[key],  # per round: a stall shows in one slice or in all
                 }
             )
     by = {(c["connections"], c["path"]): c for c in cells}
