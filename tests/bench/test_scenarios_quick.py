@@ -1,55 +1,39 @@
-"""``python -m bench dataplane-latency proxy-cost throughput churn --quick`` runs end to end
-(real Envoy, real Lateen sidecars, the C generator, wrk, the xDS simulator) and each JSON holds
-the fields docs/benchmarks.md documents."""
+"""The new scenarios in the session's ``python -m bench all --quick`` run (real Envoy, real
+Lateen sidecars, the C generator, wrk, the xDS simulator): each JSON holds the fields
+docs/benchmarks.md documents, and ``all`` reports every scenario, ``ca`` as not available."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from bench_support import REPO, RESULTS, QuickRun
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
-RESULTS = REPO / "bench" / "results"
 SCENARIOS = ("dataplane-latency", "proxy-cost", "throughput", "churn")
 COMMON = ("scenario", "quick", "command", "cpu_count", "date", "git_commit", "params", "status",
-          "load_average_at_end")  # fmt: skip
+          "load_average_at_start", "load_average_at_end")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def results() -> Iterator[dict[str, dict[str, Any]]]:
-    before = {s: (RESULTS / f"{s}.json").stat().st_mtime if (RESULTS / f"{s}.json").exists()
-              else 0.0 for s in SCENARIOS}  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench", *SCENARIOS, "--quick"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])},
-    )  # fmt: skip
-    try:
-        out, _ = proc.communicate(timeout=300)
-    except subprocess.TimeoutExpired:
-        proc.terminate()  # SIGTERM: the bench stops every process it started, then exits
-        try:
-            out, _ = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-        pytest.fail(f"the quick scenarios took over 300 s:\n{out}")
-    assert proc.returncode == 0, out
-    data = {}
-    for s in SCENARIOS:
-        path = RESULTS / f"{s}.json"
-        assert path.stat().st_mtime > before[s], f"{path} not rewritten\n{out}"
-        data[s] = json.loads(path.read_text())
-    yield data
+def results(quick_all: QuickRun) -> dict[str, dict[str, Any]]:
+    return {s: quick_all.result(s) for s in SCENARIOS}
+
+
+def test_all_runs_every_scenario_and_lists_ca_as_not_available(quick_all: QuickRun) -> None:
+    assert quick_all.returncode == 0, quick_all.output[-6000:]
+    summary = json.loads((RESULTS / "all.json").read_text())
+    assert summary["quick"] is True
+    scenarios = summary["scenarios"]
+    assert set(scenarios) == {*SCENARIOS, "startup", "xds-convergence", "ca"}
+    assert scenarios["ca"]["status"] == "not available"
+    for name in (*SCENARIOS, "startup", "xds-convergence"):
+        assert scenarios[name]["status"] in ("ok", "unavailable"), (name, scenarios[name])
+    assert "ca: not available yet" in quick_all.output
 
 
 def _positive(v: object) -> bool:
