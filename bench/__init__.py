@@ -1,10 +1,12 @@
-"""Lateen benchmarks: ``python -m bench SCENARIO [--quick]`` or ``python -m bench all [--quick]``.
+"""Lateen benchmarks: ``python -m bench SCENARIO... [--quick]`` or ``python -m bench all [--quick]``.
 
 A scenario is a public module of this package (``bench/xds_convergence.py`` is scenario
 ``xds-convergence``) with ``run(quick: bool) -> dict``. The dict holds the scenario's numbers;
 an optional ``"table"`` entry (``{"title", "columns", "rows"}``) is printed with rich and
-rendered as Markdown. The runner adds the command line, ``os.cpu_count()``, the date and the
-git commit, and writes ``bench/results/SCENARIO.json`` (and ``SCENARIO.md``, the table).
+rendered as Markdown, an optional ``"plot"`` entry (latency percentile curves, see
+``bench/_plot.py``) is drawn as a PNG. The runner adds the command line, ``os.cpu_count()``,
+the date, the git commit and the load average, and writes ``bench/results/SCENARIO.json``
+(and ``SCENARIO.md``, the table, and ``SCENARIO.png``, the plot).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "NOT_AVAILABLE",
     "RESULTS_DIR",
     "markdown_table",
     "module_name",
@@ -33,6 +36,9 @@ __all__ = [
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 REPO_ROOT = BENCH_DIR.parent
+
+# scenarios the issue lists that have nothing to measure yet: `all` says so, never fakes them
+NOT_AVAILABLE: dict[str, str] = {}
 
 
 def module_name(scenario: str) -> str:
@@ -105,6 +111,7 @@ def run_scenario(scenario: str, quick: bool, argv: Sequence[str] | None = None) 
     """Run one scenario, print its table, write its JSON (and Markdown); return the record."""
     mod = importlib.import_module(f"bench.{module_name(scenario)}")
     started = datetime.datetime.now(datetime.UTC)
+    load_before = [round(v, 2) for v in os.getloadavg()]
     numbers: dict[str, Any] = mod.run(quick)
     command = "python -m bench " + shlex.join(list(argv if argv is not None else sys.argv[1:]))
     record: dict[str, Any] = {
@@ -115,14 +122,24 @@ def run_scenario(scenario: str, quick: bool, argv: Sequence[str] | None = None) 
         "date": started.isoformat(timespec="seconds"),
         "git_commit": git_commit(),
         "python": sys.version.split()[0],
+        # 1/5/15-minute load averages: how busy the (shared) machine was
+        "load_average_at_start": load_before,
+        "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
         **numbers,
     }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / f"{scenario}.json"
+    plot = numbers.get("plot")
+    if plot:
+        from bench._plot import write_percentile_png
+
+        png = RESULTS_DIR / f"{scenario}.png"
+        write_percentile_png(plot, png)
+        record["plot_png"] = str(png.relative_to(REPO_ROOT))
     out.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
     table = numbers.get("table")
     if table:
         print_table(table)
         (RESULTS_DIR / f"{scenario}.md").write_text(markdown_table(table))
-    print(f"wrote {out}")
+    print(f"wrote {out}" + (f" and {record['plot_png']}" if plot else ""))
     return record

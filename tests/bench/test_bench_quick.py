@@ -1,38 +1,22 @@
-"""``python -m bench xds-convergence --quick`` runs end to end and writes its numbers."""
+"""``python -m bench xds-convergence --quick`` (in the session's ``all --quick`` run) runs end
+to end and writes its numbers."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from bench_support import QuickRun
 
 pytestmark = pytest.mark.e2e
-
-REPO = Path(__file__).resolve().parents[2]
-RESULT = REPO / "bench" / "results" / "xds-convergence.json"
 
 
 def _positive(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
-def test_xds_convergence_quick() -> None:
-    started = RESULT.stat().st_mtime if RESULT.exists() else 0.0
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench", "xds-convergence", "--quick"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert RESULT.stat().st_mtime >= started
-    data = json.loads(RESULT.read_text())
+def test_xds_convergence_quick(quick_all: QuickRun) -> None:
+    data = quick_all.result("xds-convergence")
     for key in ("scenario", "command", "cpu_count", "date", "git_commit", "params", "results"):
         assert key in data, key
     assert data["scenario"] == "xds-convergence"

@@ -1,48 +1,22 @@
-"""``python -m bench startup --quick`` runs end to end and writes its numbers."""
+"""``python -m bench startup --quick`` (in the session's ``all --quick`` run) runs end to end
+and writes its numbers."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from bench_support import QuickRun
 
 pytestmark = pytest.mark.e2e
-
-REPO = Path(__file__).resolve().parents[2]
-RESULT = REPO / "bench" / "results" / "startup.json"
 
 
 def _positive(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
-def test_startup_quick() -> None:
-    started = RESULT.stat().st_mtime if RESULT.exists() else 0.0
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench", "startup", "--quick"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    try:
-        out, _ = proc.communicate(timeout=180)
-    except subprocess.TimeoutExpired:
-        proc.terminate()  # SIGTERM: the bench stops every process it started, then exits
-        try:
-            out, _ = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-        pytest.fail(f"python -m bench startup --quick took over 180 s:\n{out}")
-    assert proc.returncode == 0, out
-    assert RESULT.stat().st_mtime >= started
-    data = json.loads(RESULT.read_text())
+def test_startup_quick(quick_all: QuickRun) -> None:
+    data = quick_all.result("startup")
     for key in ("scenario", "command", "cpu_count", "date", "git_commit", "params", "targets"):
         assert key in data, key
     assert data["scenario"] == "startup"
