@@ -1,38 +1,18 @@
-"""``python -m bench.ca --quick`` runs end to end (real CA server and client processes, real
-gRPC over TLS) and writes its numbers."""
+"""The ``ca`` scenario of the session's ``python -m bench all --quick`` (real CA server and
+client processes, real gRPC over TLS) wrote its numbers."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from bench_support import QuickRun
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
-RESULT = REPO / "bench" / "results" / "ca.json"
 
-
-def test_ca_quick() -> None:
-    started = RESULT.stat().st_mtime if RESULT.exists() else 0.0
-    path = os.pathsep.join([str(REPO / "src"), str(REPO)])
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.ca", "--quick"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "PYTHONPATH": path},
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert RESULT.stat().st_mtime >= started
-    data = json.loads(RESULT.read_text())
+def test_ca_quick(quick_all: QuickRun) -> None:
+    data = quick_all.result("ca")  # from the session's `python -m bench all --quick`
     assert data["scenario"] == "ca" and data["quick"] is True and "--quick" in data["command"]
-    assert data["status"] == "ok", data["notes"]
+    assert data["status"] == "ok", (data["notes"], quick_all.output[-3000:])
     assert set(data["sign_only"]) == {"ecdsa", "rsa"}
     assert all(v["per_s"] > 0 for v in data["sign_only"].values())
     assert [(r["key_type"], r["workers"]) for r in data["runs"]] == [("ecdsa", 0), ("rsa", 0)]
