@@ -159,8 +159,8 @@ def test_churn_config_is_kubernetes_yaml() -> None:
 
 def test_every_scenario_of_the_issue_is_available() -> None:
     names = scenario_names()
-    for name in ("ca", "churn", "dataplane-latency", "proxy-cost", "startup", "throughput",
-                 "xds-convergence"):  # fmt: skip
+    for name in ("ca", "capture-latency", "churn", "dataplane-latency", "proxy-cost", "startup",
+                 "throughput", "xds-convergence"):  # fmt: skip
         assert name in names
     assert NOT_AVAILABLE == {}
 

@@ -29,8 +29,9 @@ def test_all_runs_every_scenario(quick_all: QuickRun) -> None:
     summary = json.loads((RESULTS / "all.json").read_text())
     assert summary["quick"] is True
     scenarios = summary["scenarios"]
-    assert set(scenarios) == {*SCENARIOS, "startup", "xds-convergence", "ca"}
-    for name in (*SCENARIOS, "startup", "xds-convergence", "ca"):
+    others = ("startup", "xds-convergence", "ca", "capture-latency")
+    assert set(scenarios) == {*SCENARIOS, *others}
+    for name in (*SCENARIOS, *others):
         assert scenarios[name]["status"] in ("ok", "unavailable"), (name, scenarios[name])
 
 
