@@ -76,7 +76,10 @@ def _inputs(
     counts = {(4, p): {"scheduled": 2000, "sent": 2000 - (never_sent if p == "transparent" else 0),
                        "ok": 2000, "failed": 0} for p in PATHS}  # fmt: skip
     slices = {
-        (4, p): [{"round": i + 1, "send_rate": r} for i, r in enumerate(send_rates[p])]
+        (4, p): [
+            {"round": i + 1, "send_rate": r, "p99_ms": 5.0 * (i + 1)}
+            for i, r in enumerate(send_rates[p])
+        ]
         for p in PATHS
     }
     return samples, lags, counts, slices
@@ -131,6 +134,7 @@ def test_cells(
         assert c["on_rate"] is w.get("on_rate", True), path
         assert c["all_sent"] is w.get("all_sent", True), path
         assert c["min_send_rate"] == min(send_rates[path])
+        assert c["median_slice_p99_ms"] == 5.0  # of [5.0, 10.0]: the lower middle
         if "added" in w:
             assert c["added_ms"] == {k: w["added"] for k in ("p50", "p90", "p99", "p999")}
             assert c["ratio_to_no_mesh"]["p99"] == w["to_no_mesh"]

@@ -30,6 +30,7 @@ def test_capture_latency_quick(quick_all: QuickRun) -> None:
         assert c["all_sent"] is True and c["min_send_rate"] > 0, c
         assert c["on_rate"] is (c["min_send_rate"] >= p["rate_tolerance"] * p["rate"]), c
         lat = c["latency"]
+        assert c["median_slice_p99_ms"] == c["slices"][0]["p99_ms"]  # one round in --quick
         assert (
             0 < lat["p50_ms"] <= lat["p90_ms"] <= lat["p99_ms"] <= lat["p999_ms"] <= lat["max_ms"]
         )
