@@ -110,7 +110,7 @@ def _sidecar_counts(mesh: Mesh, pods: list[dict[str, Any]], marker: str) -> dict
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None or b <= 0 else round(a / b, 2)
+    return None if a is None or b is None or b <= 0 else round(a / b, 3)
 
 
 def measure(p: Params) -> dict[str, Any]:
