@@ -258,7 +258,7 @@ def _table(gen: dict[str, Any], push: dict[str, Any]) -> dict[str, Any]:
         rows.append([label, a, b, drop])
     return {
         "title": f"sidecar-scoping: one ns-0 proxy, 1000 services (N = {push['none'].get('proxies')} SotW proxies)",
-        "columns": ["measure", "no Sidecar", "Sidecar ./* + 3 hosts", "drop"],
+        "columns": ["measure", "no Sidecar", "Sidecar ./* + 3 entries", "drop"],
         "rows": rows,
     }
 
