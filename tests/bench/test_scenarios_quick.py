@@ -29,8 +29,8 @@ def test_all_runs_every_scenario(quick_all: QuickRun) -> None:
     summary = json.loads((RESULTS / "all.json").read_text())
     assert summary["quick"] is True
     scenarios = summary["scenarios"]
-    assert set(scenarios) == {*SCENARIOS, "startup", "xds-convergence", "ca"}
-    for name in (*SCENARIOS, "startup", "xds-convergence", "ca"):
+    assert set(scenarios) == {*SCENARIOS, "startup", "xds-convergence", "ca", "sidecar-scoping"}
+    for name in (*SCENARIOS, "startup", "xds-convergence", "ca", "sidecar-scoping"):
         assert scenarios[name]["status"] in ("ok", "unavailable"), (name, scenarios[name])
 
 

@@ -12,7 +12,8 @@ from lateen.api._object import ConfigObject
 from lateen.model._gateway import GatewayConflict, MergedGateway, merge_gateways
 from lateen.model._host import host_matches, is_visible, most_specific_host, resolve_short_name
 from lateen.model._mesh import MeshConfig
-from lateen.model._proxy import Proxy
+from lateen.model._proxy import Proxy, ProxyType
+from lateen.model._sidecar import SidecarScope, build_sidecar_scope, default_sidecar_scope
 from lateen.registry import Endpoint, Registry, Service, build_registry, labels_match
 
 __all__ = ["MESH_GATEWAY", "PushContext", "build_push_context"]
@@ -120,6 +121,11 @@ class PushContext:
     _instances_by_address: Mapping[str, tuple[tuple[int, Service, Endpoint], ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    # memo of sidecar scopes by (proxy namespace, Sidecar namespace, Sidecar name): derived
+    # from the frozen fields only, so filling it never changes what the snapshot says
+    _scopes: dict[tuple[str, str, str], SidecarScope] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     # ---- services -------------------------------------------------------------------------
 
@@ -156,21 +162,42 @@ class PushContext:
         return tuple((svc, ep) for _, svc, ep in found)
 
     def services_for_proxy(self, proxy: Proxy) -> tuple[Service, ...]:
-        """Services the proxy sees: exported to its namespace and, when a Sidecar with egress
-        listeners applies, named by one of its egress hosts. One service per hostname."""
-        sidecar = self.sidecar_for_proxy(proxy)
-        egress_hosts: list[str] | None = None
-        if sidecar is not None and sidecar.spec.egress:
-            egress_hosts = [h for eg in sidecar.spec.egress for h in eg.hosts]
-        out: list[Service] = []
-        for hostname in sorted(self._services_by_host):
-            svc = self.service_for_host(hostname, proxy.namespace)
-            if svc is None:
-                continue
-            if egress_hosts is not None and not _egress_allows(egress_hosts, svc, proxy.namespace):
-                continue
-            out.append(svc)
-        return tuple(out)
+        """Services the proxy sees: its :meth:`sidecar_scope`'s (exportTo, and the Sidecar's
+        egress hosts and ports for sidecars). One service per hostname, sorted."""
+        return self.sidecar_scope(proxy).services
+
+    def visible_services(self, namespace: str) -> tuple[Service, ...]:
+        """Every service exported to ``namespace`` (several per hostname possible)."""
+        return tuple(s for s in self.services if is_visible(s.export_to, s.namespace, namespace))
+
+    def sidecar_scope(self, proxy: Proxy) -> SidecarScope:
+        """The proxy's scope: from the Sidecar that applies (:meth:`sidecar_for_proxy`), else
+        the default (every visible service, the mesh's outboundTrafficPolicy). Gateways
+        always get the default. Computed once per (Sidecar, namespace) and push."""
+        sidecar = self.sidecar_for_proxy(proxy) if proxy.type is ProxyType.SIDECAR else None
+        key = (proxy.namespace, sidecar.namespace if sidecar else "", sidecar.name if sidecar else "")
+        scope = self._scopes.get(key)
+        if scope is not None:
+            return scope
+        mode = self.mesh.outbound_traffic_policy_mode.value
+        if sidecar is None:
+            visible: list[Service] = []
+            for hostname in sorted(self._services_by_host):
+                svc = self.service_for_host(hostname, proxy.namespace)
+                if svc is not None:
+                    visible.append(svc)
+            scope = default_sidecar_scope(proxy.namespace, tuple(visible), mode)
+        else:
+            scope = build_sidecar_scope(
+                sidecar,
+                proxy.namespace,
+                self.visible_services(proxy.namespace),
+                self.virtual_services_for_gateway(proxy.namespace, MESH_GATEWAY),
+                self.domain_suffix,
+                mode,
+            )
+        self._scopes[key] = scope
+        return scope
 
     # ---- virtual services -----------------------------------------------------------------
 
@@ -309,22 +336,6 @@ class PushContext:
                 if labels_match(labels, proxy.labels) and ef not in out:
                     out.append(ef)
         return tuple(out)
-
-
-def _egress_allows(hosts: Iterable[str], svc: Service, proxy_ns: str) -> bool:
-    for entry in hosts:
-        ns, sep, host = entry.partition("/")
-        if not sep:
-            ns, host = "*", entry
-        if ns == "~":
-            continue
-        if ns == ".":
-            ns = proxy_ns
-        if ns not in ("*", svc.namespace):
-            continue
-        if host_matches(host, svc.hostname):
-            return True
-    return False
 
 
 def _gateway_names(vs: ConfigObject) -> list[str]:

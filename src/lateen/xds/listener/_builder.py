@@ -30,7 +30,9 @@ from lateen.xds import names
 from lateen.xds._scope import (
     InboundPort,
     OutboundListenerSpec,
+    bound_egress_specs,
     explicit_bind_host,
+    fallback_cluster,
     inbound_ports,
     is_explicit,
     listener_bind_address,
@@ -45,6 +47,7 @@ from lateen.xds.listener._hcm import (
     HcmContext,
     build_hcm,
 )
+from lateen.xds.listener._sidecar_ingress import sidecar_ingress_listeners
 from lateen.xds.route._builder import inbound_route_configuration
 from lateen.xds.route._l4 import (
     L4Route,
@@ -53,6 +56,7 @@ from lateen.xds.route._l4 import (
 )
 
 __all__ = [
+    "bound_egress_listeners",
     "build_listeners",
     "explicit_inbound_listeners",
     "explicit_proxy_listener",
@@ -95,18 +99,21 @@ def _listener_filter(name: str, msg: Any) -> lc.ListenerFilter:
     return lc.ListenerFilter(name=name, typed_config=pack(msg))
 
 
-def _fallback_cluster(push: PushContext) -> str:
-    return names.BLACKHOLE_CLUSTER if push.mesh.registry_only else names.PASSTHROUGH_CLUSTER
+def _fallback_cluster(push: PushContext, proxy: Proxy | None) -> str:
+    if proxy is None:
+        return names.BLACKHOLE_CLUSTER if push.mesh.registry_only else names.PASSTHROUGH_CLUSTER
+    return fallback_cluster(proxy, push)
 
 
-def virtual_outbound_listener(push: PushContext) -> listener_pb2.Listener:
+def virtual_outbound_listener(push: PushContext, proxy: Proxy | None = None) -> listener_pb2.Listener:
     """0.0.0.0:15001, hands connections to the listener of their original destination; the
-    rest goes to PassthroughCluster (ALLOW_ANY) or BlackHoleCluster (REGISTRY_ONLY)."""
-    fallback = _fallback_cluster(push)
+    rest goes to PassthroughCluster (ALLOW_ANY), the Sidecar's egressProxy, or
+    BlackHoleCluster (REGISTRY_ONLY; the proxy's Sidecar, else the mesh, decides)."""
+    fallback = _fallback_cluster(push, proxy)
     chain_name = (
-        "PassthroughFilterChain"
-        if fallback == names.PASSTHROUGH_CLUSTER
-        else "BlackHoleFilterChain"
+        "BlackHoleFilterChain"
+        if fallback == names.BLACKHOLE_CLUSTER
+        else "PassthroughFilterChain"
     )
     return listener_pb2.Listener(
         name=names.VIRTUAL_OUTBOUND,
@@ -175,9 +182,10 @@ def _outbound_listener(
     lis = listener_pb2.Listener(
         name=spec.name,
         address=socket_address(spec.address, spec.port),
-        bind_to_port=wrappers_pb2.BoolValue(value=False),
         traffic_direction=base_pb2.OUTBOUND,
     )
+    if not spec.bound:
+        lis.bind_to_port.CopyFrom(wrappers_pb2.BoolValue(value=False))
     tcp_chains: list[lc.FilterChain] = []
     if spec.tcp_service is not None and spec.tcp_port is not None:
         tcp_chains = _outbound_l4_chains(proxy, push, spec.tcp_service, spec.tcp_port)
@@ -197,7 +205,7 @@ def _outbound_listener(
             if catch_all:
                 tcp_filters = list(catch_all[0].filters)
             else:
-                fb = _fallback_cluster(push)
+                fb = _fallback_cluster(push, proxy)
                 tcp_filters = [tcp_proxy_filter(fb, fb)]
             lis.filter_chains.append(http_chain)
             lis.default_filter_chain.CopyFrom(lc.FilterChain(name="tcp", filters=tcp_filters))
@@ -220,6 +228,19 @@ def outbound_listeners(
     return [
         _outbound_listener(proxy, push, s, hcm_configurers)
         for s in outbound_listener_specs(proxy, push)
+    ]
+
+
+def bound_egress_listeners(
+    proxy: Proxy,
+    push: PushContext,
+    hcm_configurers: Sequence[HcmConfigurer] = DEFAULT_HCM_CONFIGURERS,
+) -> list[listener_pb2.Listener]:
+    """Explicit mode: the Sidecar's egress listeners bound to an address (``bind`` or
+    captureMode NONE); capture-mode proxies get them from :func:`outbound_listeners`."""
+    return [
+        _outbound_listener(proxy, push, s, hcm_configurers)
+        for s in bound_egress_specs(proxy, push)
     ]
 
 
@@ -279,6 +300,8 @@ def virtual_inbound_listener(
     chains = []
     sniff = False
     for ip in inbound_ports(proxy, push):
+        if ip.bind:  # a Sidecar ingress listener of its own (see _sidecar_ingress)
+            continue
         match = lc.FilterChainMatch(destination_port=wrappers_pb2.UInt32Value(value=ip.port))
         port_chains, port_sniff = _inbound_filter_chains(
             proxy, push, ip, f"inbound_0.0.0.0_{ip.port}", match, hcm_configurers
@@ -315,7 +338,7 @@ def explicit_inbound_listeners(
     virtualInbound (without the destination-port match: the listener is the port)."""
     out = []
     for ip in inbound_ports(proxy, push):
-        host, bind_port = listener_bind_address(proxy, ip.port, explicit_bind_host(proxy))
+        host, bind_port = listener_bind_address(proxy, ip.port, ip.bind or explicit_bind_host(proxy))
         name = names.listener_name(host, ip.port)
         chains, sniff = _inbound_filter_chains(
             proxy, push, ip, f"inbound_{name}", None, hcm_configurers
@@ -377,12 +400,14 @@ def build_listeners(
         out = [
             explicit_proxy_listener(proxy, push, hcm_configurers),
             *explicit_inbound_listeners(proxy, push, hcm_configurers),
+            *bound_egress_listeners(proxy, push, hcm_configurers),
         ]
     else:
         out = [
-            virtual_outbound_listener(push),
+            virtual_outbound_listener(push, proxy),
             *outbound_listeners(proxy, push, hcm_configurers),
             virtual_inbound_listener(proxy, push, hcm_configurers),
+            *sidecar_ingress_listeners(proxy, push, _inbound_filter_chains, hcm_configurers),
         ]
     out = _unique_bound_addresses(out)
     out.sort(key=lambda lis: lis.name)

@@ -21,8 +21,12 @@ from lateen.registry import Protocol, Service, ServicePort, labels_match
 from lateen.xds import names
 from lateen.xds._scope import (
     GatewayServer,
+    bound_egress_specs,
+    fallback_cluster,
     is_explicit,
     outbound_services,
+    registry_only,
+    route_services,
     sidecar_route_ports,
 )
 from lateen.xds._util import duration, filter_metadata
@@ -428,10 +432,14 @@ def connect_route(proxy: Proxy, push: PushContext, svc: Service, port: int) -> r
     return route
 
 
-def _fallback_vhost(push: PushContext, *, connect: bool = False) -> rc.VirtualHost:
-    """``allow_any`` (PassthroughCluster) under ALLOW_ANY, ``block_all`` (502) under
-    REGISTRY_ONLY; with ``connect``, ``CONNECT`` to unknown hosts gets the same treatment."""
-    if push.mesh.registry_only:
+def _fallback_vhost(
+    push: PushContext, proxy: Proxy, *, connect: bool = False
+) -> rc.VirtualHost:
+    """``allow_any`` (PassthroughCluster, or the Sidecar's egressProxy) under ALLOW_ANY,
+    ``block_all`` (502) under REGISTRY_ONLY (the proxy's Sidecar, else the mesh, decides);
+    with ``connect``, ``CONNECT`` to unknown hosts gets the same treatment."""
+    fallback = fallback_cluster(proxy, push)
+    if registry_only(proxy, push):
         block = rc.Route(name="block_all", match=rc.RouteMatch(prefix="/"))
         block.direct_response.status = 502
         routes = [block]
@@ -441,12 +449,12 @@ def _fallback_vhost(push: PushContext, *, connect: bool = False) -> rc.VirtualHo
             routes.insert(0, block_connect)
         return rc.VirtualHost(name="block_all", domains=["*"], routes=routes)
     allow = rc.Route(name="allow_any", match=rc.RouteMatch(prefix="/"))
-    allow.route.cluster = names.PASSTHROUGH_CLUSTER
+    allow.route.cluster = fallback
     allow.route.timeout.CopyFrom(duration(0))
     routes = [allow]
     if connect:
         allow_connect = rc.Route(name="allow_any_connect", match=_connect_match())
-        allow_connect.route.cluster = names.PASSTHROUGH_CLUSTER
+        allow_connect.route.cluster = fallback
         _terminate_connect(allow_connect)
         routes.insert(0, allow_connect)
     return rc.VirtualHost(
@@ -461,10 +469,11 @@ def sidecar_route_configuration(
     configurers: Sequence[RouteConfigurer] = DEFAULT_ROUTE_CONFIGURERS,
 ) -> route_pb2.RouteConfiguration:
     """Route configuration ``<port>``: a virtual host per service with an HTTP port ``port``
-    (VirtualService routes, else the default route), then ``allow_any``/``block_all``."""
+    (VirtualService routes, else the default route), then ``allow_any``/``block_all``.
+    The services are those of the Sidecar egress listener owning the port."""
     used: set[str] = set()
     vhosts: list[rc.VirtualHost] = []
-    for svc in outbound_services(proxy, push):
+    for svc in route_services(proxy, push, port):
         sp = svc.port(port)
         if sp is None or not (sp.protocol.is_http or sp.protocol.is_unsupported):
             continue
@@ -474,7 +483,7 @@ def sidecar_route_configuration(
         if vh is not None:
             vhosts.append(vh)
     vhosts.sort(key=lambda v: v.name)
-    vhosts.append(_fallback_vhost(push))
+    vhosts.append(_fallback_vhost(push, proxy))
     return route_pb2.RouteConfiguration(
         name=str(port),
         virtual_hosts=vhosts,
@@ -530,7 +539,7 @@ def explicit_proxy_route_configuration(
             if vh is not None:
                 vhosts.append(vh)
     vhosts.sort(key=lambda v: v.name)
-    vhosts.append(_fallback_vhost(push, connect=True))
+    vhosts.append(_fallback_vhost(push, proxy, connect=True))
     return route_pb2.RouteConfiguration(
         name=names.EXPLICIT_PROXY_ROUTE,
         virtual_hosts=vhosts,
@@ -656,6 +665,8 @@ def build_routes(
             )
     elif is_explicit(proxy):
         out.append(explicit_proxy_route_configuration(proxy, push, configurers))
+        for port in sorted({s.port for s in bound_egress_specs(proxy, push) if s.http}):
+            out.append(sidecar_route_configuration(proxy, push, port, configurers))
     else:
         for port in sidecar_route_ports(proxy, push):
             out.append(sidecar_route_configuration(proxy, push, port, configurers))
