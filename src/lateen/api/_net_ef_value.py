@@ -34,6 +34,7 @@ _VALUE_TYPES = {
 }
 _UNKNOWN_TYPE = re.compile(r"Can not find message descriptor by type_url: (\S+)")
 _MAX_LOADS = 64
+_V2_TYPE = re.compile(r"/envoy\.(.+\.)?v2(alpha\d*)?\.")
 
 
 class PatchValueError(ValueError):
@@ -68,11 +69,28 @@ def _load_proto_package(type_url: str) -> bool:
     return loaded
 
 
+def _type_urls(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        out = [str(value["@type"])] if "@type" in value else []
+        for v in value.values():
+            out.extend(_type_urls(v))
+        return out
+    if isinstance(value, list):
+        return [u for v in value for u in _type_urls(v)]
+    return []
+
+
 def patch_value_message(apply_to: str, value: dict[str, Any], *, strict: bool = False) -> Message:
     """Parse ``value`` into the message of ``apply_to``. Non-strict parsing ignores unknown
     fields (Istio builds the values it applies that way: config written for another Envoy
     version still applies); strict parsing rejects them (validation warns)."""
     cls = value_message_class(apply_to)
+    for url in _type_urls(value):
+        if _V2_TYPE.search(url):  # Envoy and Istio dropped the v2 API (xds-protos still ships it)
+            raise PatchValueError(
+                "referenced type unknown (hint: try using the v3 XDS API): "
+                f"could not resolve Any message type: {url}"
+            )
     seen: set[str] = set()
     for _ in range(_MAX_LOADS):
         msg = cls()
