@@ -441,3 +441,18 @@ def test_hcm_patched_in_place_keeps_type() -> None:
     hcm = hcm_pb2.HttpConnectionManager()
     assert lis.filter_chains[0].filters[0].typed_config.Unpack(hcm)
     assert [f.name for f in hcm.http_filters][-2:] == ["x", "envoy.filters.http.router"]
+
+
+@pytest.mark.parametrize(
+    ("name", "want"),
+    [
+        ("http.8080", (8080, "", "")),
+        ("https.443.https-main.public.default", (443, "https-main", "default/public")),
+        ("8080", (0, "", "")),
+    ],
+    ids=["http", "https", "sidecar-name"],
+)
+def test_gateway_route_name(name: str, want: tuple[int, str, str]) -> None:
+    from lateen.xds.envoyfilter._route import _gateway_route_name
+
+    assert _gateway_route_name(name) == want

@@ -10,6 +10,7 @@ from typing import Any
 
 from lateen.api._object import ConfigObject
 from lateen.model._envoy_filter import EnvoyFilterPatch, compile_envoy_filter, proxy_matches
+from lateen.model._gateway import GatewayConflict, MergedGateway, merge_gateways
 from lateen.model._host import host_matches, is_visible, most_specific_host, resolve_short_name
 from lateen.model._mesh import MeshConfig
 from lateen.model._proxy import Proxy
@@ -266,6 +267,21 @@ class PushContext:
         """Gateways whose ``selector`` matches the router's labels (any namespace, as Istio
         with PILOT_SCOPE_GATEWAY_TO_NAMESPACE=false)."""
         return tuple(gw for gw in self.gateways if labels_match(gw.spec.selector, proxy.labels))
+
+    def merged_gateway(self, proxy: Proxy) -> MergedGateway:
+        """The Gateways selecting the router merged into one, as Istio's MergeGateways."""
+        return merge_gateways(self.gateways_for_proxy(proxy))
+
+    def gateway_conflicts(self) -> tuple[GatewayConflict, ...]:
+        """Servers dropped when merging the Gateways that share a selector (what a router
+        with exactly those labels would drop), for the control plane to report."""
+        groups: dict[tuple[tuple[str, str], ...], list[ConfigObject]] = defaultdict(list)
+        for gw in self.gateways:
+            groups[tuple(sorted(gw.spec.selector.items()))].append(gw)
+        out: list[GatewayConflict] = []
+        for key in sorted(groups):
+            out.extend(merge_gateways(groups[key]).conflicts)
+        return tuple(out)
 
     def sidecar_for_proxy(self, proxy: Proxy) -> ConfigObject | None:
         """The Sidecar that applies: one in the proxy's namespace selecting it, else the one

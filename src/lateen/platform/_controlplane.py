@@ -99,6 +99,7 @@ class ControlPlane:
         if self.options.mesh_config is not None:
             self._fixed_mesh = load_mesh_config(self.options.mesh_config.read_text())
         self.ready = asyncio.Event()
+        self._gateway_conflicts: set[str] = set()
         self.monitoring_port: int | None = None
         store.subscribe(self._on_events)
 
@@ -115,7 +116,12 @@ class ControlPlane:
 
     def build(self) -> PushContext:
         objects = list(self.store.snapshot().values())
-        return build_push_context(objects, self.mesh(objects), str(next(self._versions)))
+        push = build_push_context(objects, self.mesh(objects), str(next(self._versions)))
+        conflicts = {c.message() for c in push.gateway_conflicts()}
+        for message in sorted(conflicts - self._gateway_conflicts):
+            log.warning("%s", message)  # as istiod, once per new conflict
+        self._gateway_conflicts = conflicts
+        return push
 
     def _on_events(self, events: list[ConfigEvent]) -> None:
         request = push_request_for(events, self.clock.now())

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from lateen.model._gateway import GatewayServer
 from lateen.model._proxy import InterceptionMode, Proxy, ProxyType
 from lateen.model._push_context import PushContext
-from lateen.registry import Protocol, Service, ServicePort, labels_match, parse_protocol
+from lateen.registry import Protocol, Service, ServicePort, labels_match
 
 __all__ = [
     "GatewayServer",
@@ -171,50 +171,9 @@ def sidecar_route_ports(proxy: Proxy, push: PushContext) -> tuple[int, ...]:
     return tuple(sorted({s.port for s in outbound_listener_specs(proxy, push) if s.http}))
 
 
-@dataclass(frozen=True, slots=True)
-class GatewayServer:
-    gateway: str  # ns/name, as VirtualService.gateways names it
-    namespace: str
-    server: Any  # lateen.api.networking.Server
-    protocol: Protocol
-
-    @property
-    def port(self) -> int:
-        return int(self.server.port.number)
-
-    @property
-    def is_http(self) -> bool:
-        """Plain HTTP servers (an HTTP server with ``tls.httpsRedirect`` only redirects)."""
-        tls = self.server.tls
-        return self.protocol.is_http and (tls is None or bool(tls.https_redirect))
-
-    def hosts(self) -> list[tuple[str, str]]:
-        """``(namespace, host)`` pairs; namespace ``*`` = any, ``.`` resolved to the gateway's."""
-        out = []
-        for h in self.server.hosts:
-            ns, sep, host = h.partition("/")
-            if not sep:
-                ns, host = "*", h
-            if ns == ".":
-                ns = self.namespace
-            out.append((ns, host))
-        return out
-
-
 def gateway_servers(proxy: Proxy, push: PushContext) -> dict[int, list[GatewayServer]]:
-    """Servers of the Gateways selecting this router, by port (Gateways in creation order)."""
-    out: dict[int, list[GatewayServer]] = {}
+    """Servers of the Gateways selecting this router after Istio's merge, by port (sorted)."""
     if proxy.type is not ProxyType.ROUTER:
-        return out
-    for gw in push.gateways_for_proxy(proxy):
-        for server in gw.spec.servers:
-            if server.port is None or not server.port.number:
-                continue
-            gs = GatewayServer(
-                f"{gw.namespace}/{gw.name}",
-                gw.namespace,
-                server,
-                parse_protocol(server.port.protocol),
-            )
-            out.setdefault(gs.port, []).append(gs)
-    return dict(sorted(out.items()))
+        return {}
+    merged = push.merged_gateway(proxy).servers
+    return {port: list(merged[port]) for port in sorted(merged)}

@@ -56,6 +56,7 @@ class UpOptions:
     sources: tuple[Path, ...] = ()  # files/directories to start from; empty: resume
     mode: str = "explicit"
     ingress_port: int = 8080
+    ingress_tls_port: int = 8443
     ingress_address: str = "127.0.0.1"
     xds_port: int = 15010
     monitoring_port: int = 15014
@@ -442,7 +443,7 @@ class LocalMesh:
         if errors:
             raise MeshError("invalid config:\n" + "\n".join(_error_text(e) for e in errors))
         user_keys = {o.key for o in objects}
-        builtins = [o for o in builtin_objects(self.options.ingress_address, self.options.ingress_port) if o.key not in user_keys]
+        builtins = [o for o in builtin_objects(self.options.ingress_address, self.options.ingress_port, self.options.ingress_tls_port) if o.key not in user_keys]
         if self.cluster_dir.exists():
             shutil.rmtree(self.cluster_dir)
         self.cluster_dir.mkdir(parents=True)

@@ -25,6 +25,7 @@ from lateen.xds.cluster._configurers import (
     static_load_assignment,
 )
 from lateen.xds.cluster._policy import effective_traffic_policy
+from lateen.xds.cluster._serviceentry import is_dns_cluster_without_hosts
 
 __all__ = [
     "blackhole_cluster",
@@ -91,7 +92,8 @@ def outbound_clusters(
         )
         for configure in configurers:
             configure(c, ctx)
-        out.append(c)
+        if not is_dns_cluster_without_hosts(c):
+            out.append(c)
     return out
 
 

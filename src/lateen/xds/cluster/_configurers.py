@@ -26,6 +26,7 @@ from lateen.registry import Endpoint, Protocol, Resolution, Service, ServicePort
 from lateen.xds._scope import is_explicit
 from lateen.xds._util import ads_config_source, duration, filter_metadata, pack, socket_address
 from lateen.xds.cluster._policy import POLICY_CONFIGURERS
+from lateen.xds.cluster._serviceentry import SERVICE_ENTRY_CONFIGURERS
 
 __all__ = [
     "DEFAULT_OUTBOUND_CONFIGURERS",
@@ -239,4 +240,5 @@ DEFAULT_OUTBOUND_CONFIGURERS: tuple[ClusterConfigurer, ...] = (
     configure_metadata,
     *POLICY_CONFIGURERS,  # DestinationRule traffic policy (may turn a cluster ORIGINAL_DST)
     configure_explicit_original_dst,
+    *SERVICE_ENTRY_CONFIGURERS,  # DNS refresh, NONE + targetPort
 )

@@ -1,5 +1,5 @@
 """LDS: sidecar listeners (virtualOutbound 15001, per-port outbound, virtualInbound 15006) and
-gateway listeners (``0.0.0.0_<port>`` per Gateway server port).
+gateway listeners (``0.0.0.0_<port>`` per Gateway server port, built in ``_gateway``).
 
 Explicit mode (``INTERCEPTION_MODE: NONE``, nothing captures traffic): a sidecar gets an HTTP
 proxy listener ``<ip>_15001`` (route configuration ``15001``) and one listener ``<ip>_<port>``
@@ -28,11 +28,9 @@ from lateen.model._push_context import MESH_GATEWAY, PushContext
 from lateen.registry import Service, ServicePort
 from lateen.xds import names
 from lateen.xds._scope import (
-    GatewayServer,
     InboundPort,
     OutboundListenerSpec,
     explicit_bind_host,
-    gateway_servers,
     inbound_ports,
     is_explicit,
     listener_bind_address,
@@ -50,8 +48,6 @@ from lateen.xds.listener._hcm import (
 from lateen.xds.route._builder import inbound_route_configuration
 from lateen.xds.route._l4 import (
     L4Route,
-    gateway_tcp_route,
-    gateway_tls_routes,
     sidecar_tcp_routes,
     sidecar_tls_routes,
 )
@@ -60,7 +56,6 @@ __all__ = [
     "build_listeners",
     "explicit_inbound_listeners",
     "explicit_proxy_listener",
-    "gateway_listeners",
     "outbound_listeners",
     "tcp_proxy_filter",
     "virtual_inbound_listener",
@@ -365,67 +360,6 @@ def explicit_proxy_listener(
     )
 
 
-def _gateway_listener(
-    proxy: Proxy,
-    push: PushContext,
-    port: int,
-    servers: Sequence[GatewayServer],
-    hcm_configurers: Sequence[HcmConfigurer],
-) -> listener_pb2.Listener | None:
-    default_host = explicit_bind_host(proxy) if is_explicit(proxy) else "0.0.0.0"
-    host, bind_port = listener_bind_address(proxy, port, default_host)
-    name = names.listener_name(host, port)
-    lis = listener_pb2.Listener(
-        name=name,
-        address=socket_address(host, bind_port),
-        traffic_direction=base_pb2.OUTBOUND,
-    )
-    if any(s.is_http for s in servers):
-        ctx = HcmContext(
-            proxy,
-            push,
-            Direction.GATEWAY,
-            port,
-            f"outbound_{name}",
-            names.gateway_http_route_name(port),
-        )
-        lis.filter_chains.append(lc.FilterChain(filters=[_hcm_filter(ctx, hcm_configurers)]))
-        return lis
-    chains: list[lc.FilterChain] = []
-    seen_sni: set[str] = set()
-    for s in servers:
-        tls = s.server.tls
-        if s.protocol.is_tls and tls is not None and tls.mode == "PASSTHROUGH":
-            for r in gateway_tls_routes(push, proxy, port, s.gateway, s.hosts(), seen_sni):
-                chains.append(_l4_chain(r))
-        elif s.protocol.is_tcp and not s.protocol.is_tls and not chains:
-            route = gateway_tcp_route(push, proxy, port, s.gateway, s.hosts())
-            if route is not None:
-                chains.append(_l4_chain(route))
-    if not chains:
-        # TLS termination (SIMPLE/MUTUAL/ISTIO_MUTUAL) and AUTO_PASSTHROUGH are not built yet
-        return None
-    lis.filter_chains.extend(chains)
-    if _needs_tls_inspector(chains):
-        lis.listener_filters.append(
-            _listener_filter(TLS_INSPECTOR_FILTER, tls_inspector_pb2.TlsInspector())
-        )
-    return lis
-
-
-def gateway_listeners(
-    proxy: Proxy,
-    push: PushContext,
-    hcm_configurers: Sequence[HcmConfigurer] = DEFAULT_HCM_CONFIGURERS,
-) -> list[listener_pb2.Listener]:
-    out = []
-    for port, servers in gateway_servers(proxy, push).items():
-        lis = _gateway_listener(proxy, push, port, servers, hcm_configurers)
-        if lis is not None:
-            out.append(lis)
-    return out
-
-
 def build_listeners(
     proxy: Proxy,
     push: PushContext,
@@ -435,6 +369,9 @@ def build_listeners(
     address: when ``LATEEN_PORT_BINDINGS`` (or an inbound port 15001) makes them collide, the
     first one built keeps it."""
     if proxy.type is ProxyType.ROUTER:
+        # the gateway module builds on this one's filter helpers
+        from lateen.xds.listener._gateway import gateway_listeners
+
         out = gateway_listeners(proxy, push, hcm_configurers)
     elif is_explicit(proxy):
         out = [
