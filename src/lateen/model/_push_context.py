@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from lateen.api._object import ConfigObject
+from lateen.model._envoy_filter import EnvoyFilterPatch, compile_envoy_filter, proxy_matches
 from lateen.model._gateway import GatewayConflict, MergedGateway, merge_gateways
 from lateen.model._host import host_matches, is_visible, most_specific_host, resolve_short_name
 from lateen.model._mesh import MeshConfig
@@ -119,6 +120,10 @@ class PushContext:
     selects_on_labels: bool = False
     # endpoint address -> (service order, service, endpoint) of in-mesh services
     _instances_by_address: Mapping[str, tuple[tuple[int, Service, Endpoint], ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    # (namespace, name) -> the EnvoyFilter's prepared config patches
+    _envoy_filter_patches: Mapping[tuple[str, str], tuple[EnvoyFilterPatch, ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
     # memo of sidecar scopes by (proxy namespace, Sidecar namespace, Sidecar name): derived
@@ -324,18 +329,43 @@ class PushContext:
         return None
 
     def envoy_filters_for_proxy(self, proxy: Proxy) -> tuple[ConfigObject, ...]:
-        """EnvoyFilters of the root namespace and the proxy's namespace that select it,
-        root namespace first (Istio applies them in that order)."""
+        """EnvoyFilters of the root namespace and the proxy's namespace whose
+        ``workloadSelector`` (if any) matches its labels, in Istio's order: by ``priority``,
+        then root namespace first, then creation time, then name. Filters with
+        ``targetRefs`` select no sidecar or gateway (Istio uses them for waypoints only)."""
+        root = self.mesh.root_namespace
         out: list[ConfigObject] = []
-        for ns in (self.mesh.root_namespace, proxy.namespace):
-            for ef in self.envoy_filters:
-                if ef.namespace != ns:
-                    continue
-                sel = getattr(ef.spec, "workload_selector", None)
-                labels = getattr(sel, "labels", None) or {}
-                if labels_match(labels, proxy.labels) and ef not in out:
-                    out.append(ef)
+        for ef in self.envoy_filters:
+            if ef.namespace not in (root, proxy.namespace) or ef.spec.target_refs:
+                continue
+            sel = ef.spec.workload_selector
+            if sel is None or labels_match(sel.labels, proxy.labels):
+                out.append(ef)
+        out.sort(
+            key=lambda ef: (
+                ef.spec.priority,
+                ef.namespace != root,
+                ef.meta.creation_timestamp,
+                f"{ef.name}.{ef.namespace}",
+            )
+        )
         return tuple(out)
+
+    def envoy_filter_patches(self, proxy: Proxy) -> Mapping[str, tuple[EnvoyFilterPatch, ...]]:
+        """The config patches that apply to the proxy by ``applyTo``, in application order
+        (filters as :meth:`envoy_filters_for_proxy`, patches in their order), those whose
+        ``match.proxy`` does not match the proxy left out."""
+        if not self.envoy_filters:
+            return _NO_PATCHES
+        out: dict[str, list[EnvoyFilterPatch]] = {}
+        for ef in self.envoy_filters_for_proxy(proxy):
+            for patch in self._envoy_filter_patches.get((ef.namespace, ef.name), ()):
+                if proxy_matches(patch, proxy.metadata):
+                    out.setdefault(patch.apply_to, []).append(patch)
+        return MappingProxyType({k: tuple(v) for k, v in out.items()})
+
+
+_NO_PATCHES: Mapping[str, tuple[EnvoyFilterPatch, ...]] = MappingProxyType({})
 
 
 def _gateway_names(vs: ConfigObject) -> list[str]:
@@ -443,4 +473,7 @@ def build_push_context(
         selects_on_labels=any(_selects_on_labels(o) for o in objs if o.group == _NETWORKING),
         _dr_local=dr_scopes(dr_local),
         _dr_exported=dr_scopes(dr_exported),
+        _envoy_filter_patches=MappingProxyType(
+            {(ef.namespace, ef.name): compile_envoy_filter(ef) for ef in by_kind["EnvoyFilter"]}
+        ),
     )
