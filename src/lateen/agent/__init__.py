@@ -23,6 +23,13 @@ from lateen.agent._envoy import (
     envoy_argv,
 )
 from lateen.agent._envoy_binary import EnvoyNotFound, envoy_binary
+from lateen.agent._sds import (
+    CaCertificateSource,
+    CertificateSource,
+    SdsServer,
+    SecretManager,
+    WorkloadSecret,
+)
 from lateen.agent._status import Readiness, StatusServer, readiness
 
 __all__ = [
@@ -30,6 +37,8 @@ __all__ = [
     "AgentOptions",
     "AsyncioProcessRunner",
     "BootstrapOptions",
+    "CaCertificateSource",
+    "CertificateSource",
     "Clock",
     "EnvoyAdmin",
     "EnvoyNotFound",
@@ -41,7 +50,10 @@ __all__ = [
     "ProcessRunner",
     "ProxyKind",
     "Readiness",
+    "SdsServer",
+    "SecretManager",
     "StatusServer",
+    "WorkloadSecret",
     "backoff_delay",
     "base_id",
     "envoy_argv",
