@@ -245,4 +245,4 @@ async def test_sds_stream_serves_and_pushes_rotations(tmp_path: Path, monkeypatc
         await channel.close()
         mgr.cancel()
         srv.cancel()
-    assert not sock.exists()
+    await _until(lambda: not sock.exists())

@@ -1,5 +1,7 @@
 """The node/pod agent (our pilot-agent): bootstrap, Envoy supervision, SDS, readiness."""
 
+from typing import Any
+
 from lateen.agent._admin import EnvoyAdmin, HttpEnvoyAdmin
 from lateen.agent._agent import Agent, AgentOptions
 from lateen.agent._bootstrap import (
@@ -23,14 +25,19 @@ from lateen.agent._envoy import (
     envoy_argv,
 )
 from lateen.agent._envoy_binary import EnvoyNotFound, envoy_binary
-from lateen.agent._sds import (
-    CaCertificateSource,
-    CertificateSource,
-    SdsServer,
-    SecretManager,
-    WorkloadSecret,
-)
 from lateen.agent._status import Readiness, StatusServer, readiness
+
+_SDS_NAMES = ("CaCertificateSource", "CertificateSource", "SdsServer", "SecretManager", "WorkloadSecret")
+
+
+def __getattr__(name: str) -> Any:
+    """The SDS names, imported on first use (they need grpc; the DNS proxy alone does not)."""
+    if name in _SDS_NAMES:
+        from lateen.agent import _sds
+
+        return getattr(_sds, name)
+    raise AttributeError(name)
+
 
 __all__ = [
     "Agent",

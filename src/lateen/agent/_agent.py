@@ -12,21 +12,17 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lateen.agent._admin import EnvoyAdmin, HttpEnvoyAdmin
 from lateen.agent._bootstrap import BootstrapOptions, ProxyKind, base_id, render_bootstrap
 from lateen.agent._envoy import Clock, EnvoyOptions, EnvoySupervisor, ProcessRunner
 from lateen.agent._envoy_binary import envoy_binary
-from lateen.agent._sds import (
-    DEFAULT_SDS_SOCKET,
-    CaCertificateSource,
-    CertificateSource,
-    SdsServer,
-    SecretManager,
-    socket_address,
-)
 from lateen.agent._status import StatusServer
-from lateen.security import KeyType
+
+if TYPE_CHECKING:  # the SDS code (grpc, cryptography) is imported only when SDS is on
+    from lateen.agent._sds import CertificateSource, SdsServer, SecretManager
+    from lateen.security import KeyType
 
 __all__ = ["Agent", "AgentOptions"]
 
@@ -62,7 +58,7 @@ class AgentOptions:
 
     @property
     def sds_socket_path(self) -> Path:
-        return self.sds_socket or self.work_dir / DEFAULT_SDS_SOCKET
+        return self.sds_socket or self.work_dir / "var/run/secrets/workload-spiffe-uds/socket"
 
     @property
     def bootstrap_path(self) -> Path:
@@ -88,6 +84,13 @@ class Agent:
         self.secrets: SecretManager | None = None
         self.sds: SdsServer | None = None
         if options.sds_enabled:
+            from lateen.agent._sds import (
+                CaCertificateSource,
+                SdsServer,
+                SecretManager,
+                socket_address,
+            )
+
             if certificates is None:
                 if options.ca_root_cert is None or options.ca_token_file is None:
                     raise ValueError("SDS needs the CA root certificate and the token file")
