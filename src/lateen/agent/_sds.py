@@ -67,18 +67,22 @@ class CertificateSource(Protocol):
 class CaCertificateSource:
     """:class:`CertificateSource` over ``IstioCertificateService`` at ``address``; the root
     certificate and the pod's token are read from their files on every call (the runtime
-    may replace them)."""
+    may replace them). The roots of the last answer are trusted too: during a root rotation
+    the CA's bundle holds the new root before the CA's own certificate is signed by it."""
 
     def __init__(self, address: str, root_cert: Path, token_file: Path) -> None:
         self.address = address
         self.root_cert = root_cert
         self.token_file = token_file
+        self._learned_roots = ""
 
     async def sign(self, csr_pem: bytes, ttl: int) -> list[str]:
-        root = self.root_cert.read_bytes()
+        roots = self.root_cert.read_text() + self._learned_roots
         token = self.token_file.read_text().strip() or None
-        async with CaClient(self.address, root) as client:
-            return await client.create_certificate(csr_pem, token, ttl)
+        async with CaClient(self.address, roots) as client:
+            chain = await client.create_certificate(csr_pem, token, ttl)
+        self._learned_roots = certs_to_pem(_split_chain(chain)[1])
+        return chain
 
 
 @dataclass(frozen=True, slots=True)
