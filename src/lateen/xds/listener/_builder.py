@@ -47,6 +47,7 @@ from lateen.xds.listener._hcm import (
     HcmContext,
     build_hcm,
 )
+from lateen.xds.listener._mtls import tls_inspector, with_inbound_mtls
 from lateen.xds.listener._sidecar_ingress import sidecar_ingress_listeners
 from lateen.xds.route._builder import inbound_route_configuration
 from lateen.xds.route._l4 import (
@@ -298,7 +299,7 @@ def virtual_inbound_listener(
     """0.0.0.0:15006: a filter chain per inbound port (HTTP -> HCM with an inline route to
     ``inbound|<port>||``; TCP -> tcp_proxy), and a catch-all to InboundPassthroughCluster."""
     chains = []
-    sniff = False
+    sniff = tls = False
     for ip in inbound_ports(proxy, push):
         if ip.bind:  # a Sidecar ingress listener of its own (see _sidecar_ingress)
             continue
@@ -306,6 +307,8 @@ def virtual_inbound_listener(
         port_chains, port_sniff = _inbound_filter_chains(
             proxy, push, ip, f"inbound_0.0.0.0_{ip.port}", match, hcm_configurers
         )
+        port_chains, port_tls = with_inbound_mtls(proxy, push, ip, port_chains)
+        tls = tls or port_tls
         chains.extend(port_chains)
         sniff = sniff or port_sniff
     lis = listener_pb2.Listener(
@@ -323,6 +326,8 @@ def virtual_inbound_listener(
             ],
         ),
     )
+    if tls:
+        lis.listener_filters.append(tls_inspector())
     if sniff:
         _enable_http_inspector(lis)
     return lis
@@ -343,12 +348,15 @@ def explicit_inbound_listeners(
         chains, sniff = _inbound_filter_chains(
             proxy, push, ip, f"inbound_{name}", None, hcm_configurers
         )
+        chains, tls = with_inbound_mtls(proxy, push, ip, chains)
         lis = listener_pb2.Listener(
             name=name,
             address=socket_address(host, bind_port),
             traffic_direction=base_pb2.INBOUND,
             filter_chains=chains,
         )
+        if tls:
+            lis.listener_filters.append(tls_inspector())
         if sniff:
             _enable_http_inspector(lis)
         out.append(lis)
