@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench._procs import children, comm
 from lateen.platform.local import StateDir, loopback_block, proc_start_time
 from lateen.testing.procs import free_port
 
@@ -122,24 +123,9 @@ def pss_mb(pid: int) -> float | None:
     return None if kb is None else kb / 1024
 
 
-def children(pid: int) -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):
-            out.extend(int(c) for c in (task / "children").read_text().split())
-    return out
-
-
-def _comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
-
-
 def envoy_child(agent_pid: int) -> int | None:
     kids = children(agent_pid)
-    envoys = [k for k in kids if "envoy" in _comm(k)] or kids
+    envoys = [k for k in kids if "envoy" in comm(k)] or kids
     return envoys[0] if envoys else None
 
 

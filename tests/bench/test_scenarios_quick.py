@@ -29,7 +29,7 @@ def test_all_runs_every_scenario(quick_all: QuickRun) -> None:
     summary = json.loads((RESULTS / "all.json").read_text())
     assert summary["quick"] is True
     scenarios = summary["scenarios"]
-    others = ("startup", "xds-convergence", "ca", "capture-latency")
+    others = ("startup", "xds-convergence", "ca", "sidecar-scoping", "capture-latency")
     assert set(scenarios) == {*SCENARIOS, *others}
     for name in (*SCENARIOS, *others):
         assert scenarios[name]["status"] in ("ok", "unavailable"), (name, scenarios[name])

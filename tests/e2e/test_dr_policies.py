@@ -22,7 +22,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -37,6 +36,7 @@ from typing import Any
 import pytest
 
 from lateen.platform.local import StateDir, proc_start_time
+from lateen.testing.localmesh import run_lateen
 from lateen.testing.procs import free_port, http_get, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -59,19 +59,7 @@ class Mesh:
     def lateen(
         self, *args: str, check: bool = True, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "lateen", *args, "--state-dir", str(self.state)],
-            capture_output=True,
-            text=True,
-            timeout=240,
-            cwd=ROOT,
-            input=stdin,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(
-                f"lateen {' '.join(args)}: {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-            )
-        return proc
+        return run_lateen(self.state, *args, check=check, stdin=stdin, timeout=240)
 
     def pods(self) -> list[dict[str, Any]]:
         if self._pods is None:  # pods keep their names and addresses for the module

@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lateen.platform.local import StateDir, proc_start_time
+from lateen.testing.localmesh import run_lateen
 from lateen.testing.procs import free_port, wait_for
 
 T = TypeVar("T")
@@ -42,19 +42,7 @@ class Mesh:
     def lateen(
         self, *args: str, check: bool = True, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "lateen", *args, "--state-dir", str(self.state)],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            input=stdin,
-            cwd=ROOT,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(
-                f"lateen {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
-            )
-        return proc
+        return run_lateen(self.state, *args, check=check, stdin=stdin)
 
     def apply(self, *paths: Path, text: str | None = None) -> str:
         args = [a for p in paths for a in ("-f", str(p))]

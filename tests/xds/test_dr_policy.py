@@ -717,7 +717,7 @@ def test_endpoint_locality_from_pod_labels(labels: str, locality: str) -> None:
     ("sni", "h2", "want_sni", "alpn"),
     [
         ("", False, "outbound|80||api.default.svc.cluster.local", ["istio-peer-exchange", "istio"]),
-        ("api.example.com", True, "api.example.com", ["istio-peer-exchange", "h2"]),
+        ("api.example.com", True, "api.example.com", ["istio-peer-exchange", "istio", "h2"]),
     ],
     ids=["http1-default-sni", "h2-explicit-sni"],
 )

@@ -79,6 +79,18 @@ def static_bootstrap(data: dict[str, Any]) -> dict[str, Any]:
                     name = tc.pop("rds")["route_config_name"]
                     tc["route_config"] = routes[name]
         listeners.append(lis)
+    # the agent's SDS cluster (in every sidecar bootstrap that has SDS): mTLS cases name it
+    clusters.append(
+        {
+            "name": "sds-grpc",
+            "type": "STATIC",
+            "load_assignment": {
+                "cluster_name": "sds-grpc",
+                "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"pipe": {"path": "sds.sock"}}}}]}],
+            },
+            "http2_protocol_options": {},
+        }
+    )
     return {
         "node": {
             "id": "sidecar~198.18.0.1~test.default~default.svc.cluster.local",

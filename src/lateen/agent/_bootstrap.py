@@ -10,7 +10,8 @@ returns a plain JSON-able ``dict`` (the file Envoy is started with). Layout::
     admin                ADMIN_ADDRESS:15000
     dynamic_resources    ADS (GRPC or DELTA_GRPC) over cluster xds-grpc; CDS and LDS via ADS
     static_resources
-      clusters           xds-grpc (HTTP/2, to the discovery address), prometheus_stats (admin)
+      clusters           xds-grpc (HTTP/2, to the discovery address), prometheus_stats (admin),
+                         with SDS: sds-grpc (HTTP/2 over the agent's Unix socket)
       listeners          prometheus_stats on POD_IP:15090 -> /stats/prometheus on the admin
 """
 
@@ -26,6 +27,8 @@ from typing import Any
 
 __all__ = [
     "ISTIO_VERSION",
+    "SDS_CLUSTER",
+    "SDS_METADATA_KEY",
     "BootstrapOptions",
     "ProxyKind",
     "base_id",
@@ -35,6 +38,8 @@ __all__ = [
     "workload_name_from_pod",
 ]
 
+SDS_METADATA_KEY = "LATEEN_SDS"
+SDS_CLUSTER = "sds-grpc"
 ISTIO_VERSION = "1.24.0"  # the Istio release whose agent behaviour we follow
 
 _HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
@@ -107,6 +112,7 @@ class BootstrapOptions:
     stats_inclusion_suffixes: tuple[str, ...] = ()
     stats_inclusion_regexps: tuple[str, ...] = ()
     extra_metadata: Mapping[str, Any] = field(default_factory=dict)
+    sds_socket: str = ""  # the agent's SDS Unix socket; "" without SDS
 
     @property
     def resolved_admin_address(self) -> str:
@@ -230,6 +236,8 @@ def _metadata(opts: BootstrapOptions) -> dict[str, Any]:
         "SERVICE_ACCOUNT": opts.service_account,
         "WORKLOAD_NAME": workload,
     }
+    if opts.sds_socket:
+        md[SDS_METADATA_KEY] = "true"  # tells the control plane it may use SDS secrets
     if opts.annotations:
         md["ANNOTATIONS"] = {str(k): str(v) for k, v in sorted(opts.annotations.items())}
     for k, v in opts.extra_metadata.items():
@@ -311,6 +319,22 @@ def _xds_cluster(opts: BootstrapOptions) -> dict[str, Any]:
                     }
                 },
             }
+        },
+    }
+
+
+def _sds_cluster(opts: BootstrapOptions) -> dict[str, Any]:
+    """``sds-grpc``: the agent's SDS server over its Unix socket, HTTP/2, as Istio's."""
+    return {
+        "name": SDS_CLUSTER,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": SDS_CLUSTER,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"pipe": {"path": opts.sds_socket}}}}]}],
+        },
+        "typed_extension_protocol_options": {
+            _HTTP_OPTS: {"@type": _HTTP_OPTS_TYPE, "explicit_http_config": {"http2_protocol_options": {}}}
         },
     }
 
@@ -402,7 +426,11 @@ def render_bootstrap(opts: BootstrapOptions) -> dict[str, Any]:
             "lds_config": ads_source(),
         },
         "static_resources": {
-            "clusters": [_prometheus_cluster(opts), _xds_cluster(opts)],
+            "clusters": [
+                _prometheus_cluster(opts),
+                *([_sds_cluster(opts)] if opts.sds_socket else []),
+                _xds_cluster(opts),
+            ],
             "listeners": [_prometheus_listener(opts)],
         },
     }

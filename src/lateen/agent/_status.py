@@ -3,7 +3,8 @@
 Readiness follows Istio's agent (``pilot/cmd/pilot-agent/status/ready``): Envoy is ready once
 its CDS and LDS updates were accepted at least once (``update_success > 0`` for both) and
 ``/server_info`` says ``LIVE``. After the first success only the ``LIVE`` check is repeated,
-as Istio does. 200 when ready, 503 with the reason otherwise.
+as Istio does. With SDS, the first success also needs the workload certificate served to
+Envoy. 200 when ready, 503 with the reason otherwise.
 """
 
 from __future__ import annotations
@@ -77,11 +78,14 @@ class StatusServer:
         port: int = 15021,
         *,
         is_draining: Callable[[], bool] = lambda: False,
+        cert_served: Callable[[], str | None] | None = None,
     ) -> None:
         self._admin = admin
         self.address = address
         self.port = port
         self._is_draining = is_draining
+        # with SDS: None once the workload certificate was served, else why not
+        self._cert_served = cert_served
         self._once_ready = False
         self.bound_port = 0
 
@@ -100,6 +104,10 @@ class StatusServer:
         except Exception as e:
             return Readiness(False, f"envoy admin is not reachable: {e!r}")
         result = readiness(stats, info)
+        if result.ready and not self._once_ready and self._cert_served is not None:
+            problem = self._cert_served()
+            if problem is not None:
+                return Readiness(False, problem)
         if result.ready:
             self._once_ready = True
         return result

@@ -13,6 +13,7 @@ from lateen.api._base import ValidationContext, parse_duration
 
 __all__ = [
     "GRPC_STATUSES",
+    "GRPC_STATUS_NAMES",
     "HTTP_STATUS_CODES",
     "check_duration",
     "check_labels",
@@ -55,27 +56,27 @@ HTTP_STATUS_CODES = frozenset(
     | {510, 511}
 )
 
-GRPC_STATUSES = frozenset(
-    [
-        "OK",
-        "CANCELLED",
-        "UNKNOWN",
-        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION",
-        "ABORTED",
-        "OUT_OF_RANGE",
-        "UNIMPLEMENTED",
-        "INTERNAL",
-        "UNAVAILABLE",
-        "DATA_LOSS",
-        "UNAUTHENTICATED",
-    ]
+# gRPC status names in code order (OK = 0 ... UNAUTHENTICATED = 16)
+GRPC_STATUS_NAMES: tuple[str, ...] = (
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
 )
+GRPC_STATUSES = frozenset(GRPC_STATUS_NAMES)
 
 # Istio's protocol names (pkg/config/protocol), matched case-insensitively.
 _PROTOCOLS = {

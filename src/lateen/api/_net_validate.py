@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from lateen.api._base import IstioModel, ValidationContext, parse_duration
 from lateen.api._net_checks import (
@@ -1875,6 +1876,24 @@ def validate_envoy_filter(spec: EnvoyFilter, ctx: ValidationContext) -> None:
                 f"{p}.patch.filterClass",
                 "filterClass is only used with applyTo HTTP_FILTER and operation ADD",
             )
+        if cp.patch.value is not None:
+            _check_patch_value(ctx, f"{p}.patch.value", cp.apply_to, cp.patch.value)
+
+
+def _check_patch_value(ctx: ValidationContext, path: str, apply_to: str, value: Any) -> None:
+    """The value must describe the applyTo's Envoy message (unknown ``@type``, wrong field
+    types: error); unknown fields only warn, as Istio (they may be newer Envoy fields)."""
+    from lateen.api._net_ef_value import PatchValueError, patch_value_message
+
+    try:
+        patch_value_message(apply_to, value)
+    except PatchValueError as e:
+        ctx.error(path, str(e))
+        return
+    try:
+        patch_value_message(apply_to, value, strict=True)
+    except PatchValueError as e:
+        ctx.warn(path, str(e))
 
 
 def validate_proxy_config(spec: ProxyConfig, ctx: ValidationContext) -> None:

@@ -74,6 +74,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="warning",
                    choices=["trace", "debug", "info", "warning", "error", "critical", "off"],
                    help="Envoy log level (default warning)")
+    p.add_argument("--ca-address", default=env("CA_ADDR", ""), metavar="HOST:PORT",
+                   help="the CA (default $CA_ADDR); set: serve the workload certificate to Envoy "
+                   "over SDS (a Unix socket in the work dir)")
+    p.add_argument("--ca-root-cert", default=env("LATEEN_CA_ROOT_CERT", ""), metavar="FILE",
+                   help="the mesh's root certificate (default $LATEEN_CA_ROOT_CERT, else "
+                   "var/run/secrets/istio/root-cert.pem in the work dir)")
+    p.add_argument("--ca-token-file", default=env("LATEEN_CA_TOKEN_FILE", ""), metavar="FILE",
+                   help="the pod's CA token (default $LATEEN_CA_TOKEN_FILE, else "
+                   "var/run/secrets/tokens/istio-token in the work dir)")
     p.add_argument("--agent-log-level", default="info", choices=["debug", "info", "warning", "error"],
                    help="the agent's own log level (default info)")
     return p
@@ -178,6 +187,12 @@ def run(args: argparse.Namespace) -> int:
         dns_capture=str(meta.get("DNS_CAPTURE", "")).strip().lower() == "true",
         dns_port=int(os.environ.get("LATEEN_DNS_PORT") or 15053),
         resolv_conf=Path(os.environ.get("LATEEN_RESOLV_CONF") or "/etc/resolv.conf"),
+        ca_address=args.ca_address,
+        ca_root_cert=Path(args.ca_root_cert or work_dir / "var/run/secrets/istio/root-cert.pem"),
+        ca_token_file=Path(args.ca_token_file or work_dir / "var/run/secrets/tokens/istio-token"),
+        # Istio's SECRET_TTL (seconds here) and our key type switch
+        cert_ttl_s=int(os.environ.get("SECRET_TTL_SECONDS") or 0),
+        key_type=os.environ.get("LATEEN_KEY_TYPE", "rsa"),
     )
     try:
         agent = Agent(opts)

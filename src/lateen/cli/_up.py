@@ -33,6 +33,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     add_state_dir(p)
     p.add_argument("--ingress-port", type=int, default=8080,
                    help="publish the ingress gateway's port 8080 on 127.0.0.1:PORT (default 8080)")
+    p.add_argument("--ingress-tls-port", type=int, default=8443,
+                   help="publish the ingress gateway's port 8443 on 127.0.0.1:PORT (default 8443)")
     p.add_argument("--mode", choices=["auto", "explicit", "transparent"], default="auto",
                    help="pod networking: transparent (network namespaces + Istio's iptables "
                    "capture; root), explicit (loopback addresses, HTTP_PROXY; no root), or auto "
@@ -82,6 +84,7 @@ def _options(args: argparse.Namespace) -> Any:
         sources=tuple(Path(p) for p in args.paths),
         mode=args.mode,
         ingress_port=args.ingress_port,
+        ingress_tls_port=args.ingress_tls_port,
         xds_port=args.xds_port,
         monitoring_port=args.monitoring_port,
     )
@@ -267,6 +270,7 @@ def _detach(args: argparse.Namespace) -> int:
     state.root.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "lateen", "up", *[str(Path(p).absolute()) for p in args.paths],
             "--state-dir", str(state.root), "--ingress-port", str(args.ingress_port),
+            "--ingress-tls-port", str(args.ingress_tls_port),
             "--mode", args.mode, "--xds-port", str(args.xds_port),
             "--monitoring-port", str(args.monitoring_port), "--log-level", args.log_level,
             _SERVE_FLAG]

@@ -1,5 +1,12 @@
 """The control plane's view of the mesh: proxies, push requests, frozen push contexts."""
 
+from lateen.model._gateway import (
+    GatewayConflict,
+    GatewayServer,
+    MergedGateway,
+    gateway_route_name,
+    merge_gateways,
+)
 from lateen.model._host import (
     host_matches,
     hosts_intersect,
@@ -20,6 +27,9 @@ from lateen.model._push_request import FULL_PUSH, PushRequest, TriggerReason
 __all__ = [
     "FULL_PUSH",
     "MESH_GATEWAY",
+    "GatewayConflict",
+    "GatewayServer",
+    "MergedGateway",
     "MeshConfig",
     "NodeIdError",
     "OutboundTrafficPolicyMode",
@@ -29,10 +39,12 @@ __all__ = [
     "PushRequest",
     "TriggerReason",
     "build_push_context",
+    "gateway_route_name",
     "host_matches",
     "hosts_intersect",
     "is_visible",
     "load_mesh_config",
+    "merge_gateways",
     "mesh_config_from_configmap",
     "most_specific_host",
     "parse_node",

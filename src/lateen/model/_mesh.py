@@ -34,6 +34,7 @@ class MeshConfig:
     enable_auto_mtls: bool = True
     path_normalization: str = "BASE"
     connect_timeout: float = 10.0  # seconds
+    dns_refresh_rate: float = 60.0  # seconds; how often DNS clusters re-resolve
     default_config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     extension_providers: tuple[Mapping[str, Any], ...] = ()
     default_providers: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
@@ -57,6 +58,7 @@ class MeshConfig:
             raise ValueError(f"outboundTrafficPolicy.mode: unknown mode {mode!r}") from None
         pn = d.get("pathNormalization") or {}
         timeout = d.get("connectTimeout", "10s")
+        refresh = d.get("dnsRefreshRate", "60s")
         from lateen.api import parse_duration
         from lateen.api.networking import LocalityLoadBalancerSetting
 
@@ -76,6 +78,9 @@ class MeshConfig:
             connect_timeout=parse_duration(str(timeout))
             if isinstance(timeout, str)
             else float(timeout),
+            dns_refresh_rate=parse_duration(str(refresh))
+            if isinstance(refresh, str)
+            else float(refresh),
             default_config=MappingProxyType(dict(d.get("defaultConfig") or {})),
             extension_providers=tuple(
                 MappingProxyType(dict(p))

@@ -9,9 +9,12 @@ from types import MappingProxyType
 from typing import Any
 
 from lateen.api._object import ConfigObject
+from lateen.model._envoy_filter import EnvoyFilterPatch, compile_envoy_filter, proxy_matches
+from lateen.model._gateway import GatewayConflict, MergedGateway, merge_gateways
 from lateen.model._host import host_matches, is_visible, most_specific_host, resolve_short_name
 from lateen.model._mesh import MeshConfig
-from lateen.model._proxy import Proxy
+from lateen.model._proxy import Proxy, ProxyType
+from lateen.model._sidecar import SidecarScope, build_sidecar_scope, default_sidecar_scope
 from lateen.registry import Endpoint, Registry, Service, build_registry, labels_match
 
 __all__ = ["MESH_GATEWAY", "PushContext", "build_push_context"]
@@ -119,6 +122,15 @@ class PushContext:
     _instances_by_address: Mapping[str, tuple[tuple[int, Service, Endpoint], ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    # (namespace, name) -> the EnvoyFilter's prepared config patches
+    _envoy_filter_patches: Mapping[tuple[str, str], tuple[EnvoyFilterPatch, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    # memo of sidecar scopes by (proxy namespace, Sidecar namespace, Sidecar name): derived
+    # from the frozen fields only, so filling it never changes what the snapshot says
+    _scopes: dict[tuple[str, str, str], SidecarScope] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     # ---- services -------------------------------------------------------------------------
 
@@ -155,21 +167,42 @@ class PushContext:
         return tuple((svc, ep) for _, svc, ep in found)
 
     def services_for_proxy(self, proxy: Proxy) -> tuple[Service, ...]:
-        """Services the proxy sees: exported to its namespace and, when a Sidecar with egress
-        listeners applies, named by one of its egress hosts. One service per hostname."""
-        sidecar = self.sidecar_for_proxy(proxy)
-        egress_hosts: list[str] | None = None
-        if sidecar is not None and sidecar.spec.egress:
-            egress_hosts = [h for eg in sidecar.spec.egress for h in eg.hosts]
-        out: list[Service] = []
-        for hostname in sorted(self._services_by_host):
-            svc = self.service_for_host(hostname, proxy.namespace)
-            if svc is None:
-                continue
-            if egress_hosts is not None and not _egress_allows(egress_hosts, svc, proxy.namespace):
-                continue
-            out.append(svc)
-        return tuple(out)
+        """Services the proxy sees: its :meth:`sidecar_scope`'s (exportTo, and the Sidecar's
+        egress hosts and ports for sidecars). One service per hostname, sorted."""
+        return self.sidecar_scope(proxy).services
+
+    def visible_services(self, namespace: str) -> tuple[Service, ...]:
+        """Every service exported to ``namespace`` (several per hostname possible)."""
+        return tuple(s for s in self.services if is_visible(s.export_to, s.namespace, namespace))
+
+    def sidecar_scope(self, proxy: Proxy) -> SidecarScope:
+        """The proxy's scope: from the Sidecar that applies (:meth:`sidecar_for_proxy`), else
+        the default (every visible service, the mesh's outboundTrafficPolicy). Gateways
+        always get the default. Computed once per (Sidecar, namespace) and push."""
+        sidecar = self.sidecar_for_proxy(proxy) if proxy.type is ProxyType.SIDECAR else None
+        key = (proxy.namespace, sidecar.namespace if sidecar else "", sidecar.name if sidecar else "")
+        scope = self._scopes.get(key)
+        if scope is not None:
+            return scope
+        mode = self.mesh.outbound_traffic_policy_mode.value
+        if sidecar is None:
+            visible: list[Service] = []
+            for hostname in sorted(self._services_by_host):
+                svc = self.service_for_host(hostname, proxy.namespace)
+                if svc is not None:
+                    visible.append(svc)
+            scope = default_sidecar_scope(proxy.namespace, tuple(visible), mode)
+        else:
+            scope = build_sidecar_scope(
+                sidecar,
+                proxy.namespace,
+                self.visible_services(proxy.namespace),
+                self.virtual_services_for_gateway(proxy.namespace, MESH_GATEWAY),
+                self.domain_suffix,
+                mode,
+            )
+        self._scopes[key] = scope
+        return scope
 
     # ---- virtual services -----------------------------------------------------------------
 
@@ -262,6 +295,21 @@ class PushContext:
         with PILOT_SCOPE_GATEWAY_TO_NAMESPACE=false)."""
         return tuple(gw for gw in self.gateways if labels_match(gw.spec.selector, proxy.labels))
 
+    def merged_gateway(self, proxy: Proxy) -> MergedGateway:
+        """The Gateways selecting the router merged into one, as Istio's MergeGateways."""
+        return merge_gateways(self.gateways_for_proxy(proxy))
+
+    def gateway_conflicts(self) -> tuple[GatewayConflict, ...]:
+        """Servers dropped when merging the Gateways that share a selector (what a router
+        with exactly those labels would drop), for the control plane to report."""
+        groups: dict[tuple[tuple[str, str], ...], list[ConfigObject]] = defaultdict(list)
+        for gw in self.gateways:
+            groups[tuple(sorted(gw.spec.selector.items()))].append(gw)
+        out: list[GatewayConflict] = []
+        for key in sorted(groups):
+            out.extend(merge_gateways(groups[key]).conflicts)
+        return tuple(out)
+
     def sidecar_for_proxy(self, proxy: Proxy) -> ConfigObject | None:
         """The Sidecar that applies: one in the proxy's namespace selecting it, else the one
         there without a selector, else the root namespace's one without a selector."""
@@ -281,34 +329,43 @@ class PushContext:
         return None
 
     def envoy_filters_for_proxy(self, proxy: Proxy) -> tuple[ConfigObject, ...]:
-        """EnvoyFilters of the root namespace and the proxy's namespace that select it,
-        root namespace first (Istio applies them in that order)."""
+        """EnvoyFilters of the root namespace and the proxy's namespace whose
+        ``workloadSelector`` (if any) matches its labels, in Istio's order: by ``priority``,
+        then root namespace first, then creation time, then name. Filters with
+        ``targetRefs`` select no sidecar or gateway (Istio uses them for waypoints only)."""
+        root = self.mesh.root_namespace
         out: list[ConfigObject] = []
-        for ns in (self.mesh.root_namespace, proxy.namespace):
-            for ef in self.envoy_filters:
-                if ef.namespace != ns:
-                    continue
-                sel = getattr(ef.spec, "workload_selector", None)
-                labels = getattr(sel, "labels", None) or {}
-                if labels_match(labels, proxy.labels) and ef not in out:
-                    out.append(ef)
+        for ef in self.envoy_filters:
+            if ef.namespace not in (root, proxy.namespace) or ef.spec.target_refs:
+                continue
+            sel = ef.spec.workload_selector
+            if sel is None or labels_match(sel.labels, proxy.labels):
+                out.append(ef)
+        out.sort(
+            key=lambda ef: (
+                ef.spec.priority,
+                ef.namespace != root,
+                ef.meta.creation_timestamp,
+                f"{ef.name}.{ef.namespace}",
+            )
+        )
         return tuple(out)
 
+    def envoy_filter_patches(self, proxy: Proxy) -> Mapping[str, tuple[EnvoyFilterPatch, ...]]:
+        """The config patches that apply to the proxy by ``applyTo``, in application order
+        (filters as :meth:`envoy_filters_for_proxy`, patches in their order), those whose
+        ``match.proxy`` does not match the proxy left out."""
+        if not self.envoy_filters:
+            return _NO_PATCHES
+        out: dict[str, list[EnvoyFilterPatch]] = {}
+        for ef in self.envoy_filters_for_proxy(proxy):
+            for patch in self._envoy_filter_patches.get((ef.namespace, ef.name), ()):
+                if proxy_matches(patch, proxy.metadata):
+                    out.setdefault(patch.apply_to, []).append(patch)
+        return MappingProxyType({k: tuple(v) for k, v in out.items()})
 
-def _egress_allows(hosts: Iterable[str], svc: Service, proxy_ns: str) -> bool:
-    for entry in hosts:
-        ns, sep, host = entry.partition("/")
-        if not sep:
-            ns, host = "*", entry
-        if ns == "~":
-            continue
-        if ns == ".":
-            ns = proxy_ns
-        if ns not in ("*", svc.namespace):
-            continue
-        if host_matches(host, svc.hostname):
-            return True
-    return False
+
+_NO_PATCHES: Mapping[str, tuple[EnvoyFilterPatch, ...]] = MappingProxyType({})
 
 
 def _gateway_names(vs: ConfigObject) -> list[str]:
@@ -416,4 +473,7 @@ def build_push_context(
         selects_on_labels=any(_selects_on_labels(o) for o in objs if o.group == _NETWORKING),
         _dr_local=dr_scopes(dr_local),
         _dr_exported=dr_scopes(dr_exported),
+        _envoy_filter_patches=MappingProxyType(
+            {(ef.namespace, ef.name): compile_envoy_filter(ef) for ef in by_kind["EnvoyFilter"]}
+        ),
     )

@@ -9,11 +9,13 @@ server, which pushes to the connections that need it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -32,7 +34,7 @@ from lateen.model import (
 from lateen.server import Clock, Debouncer, MonotonicClock, XdsServer, make_debug_app
 from lateen.xds import default_generators
 
-__all__ = ["ControlPlane", "ControlPlaneOptions", "push_request_for"]
+__all__ = ["ControlPlane", "ControlPlaneOptions", "mesh_service_accounts", "push_request_for"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,16 @@ def push_request_for(events: Iterable[ConfigEvent], now: float) -> PushRequest |
     endpoint_only = all(k.kind in _ENDPOINT_KINDS for k in keys)
     reason = TriggerReason.ENDPOINT if endpoint_only else TriggerReason.CONFIG
     return PushRequest(full=not endpoint_only, config_updated=keys, reasons=frozenset({reason}), start=now)
+
+
+def mesh_service_accounts(push: Any) -> dict[tuple[str, str], frozenset[tuple[str, str]]]:
+    """(hostname, namespace) -> the (namespace, service account) of its sidecar endpoints."""
+    out: dict[tuple[str, str], frozenset[tuple[str, str]]] = {}
+    for (host, ns), eps in push.registry.endpoints.items():
+        accounts = frozenset((e.namespace, e.service_account) for e in eps if e.tls_mode == "istio")
+        if accounts:
+            out[(host, ns)] = accounts
+    return out
 
 
 def mesh_from_objects(objects: Iterable[ConfigObject], root_namespace: str = "istio-system") -> MeshConfig | None:
@@ -96,9 +108,11 @@ class ControlPlane:
         )
         self._versions = itertools.count(1)
         self._fixed_mesh: MeshConfig | None = None
+        self._service_accounts: dict[tuple[str, str], frozenset[tuple[str, str]]] = {}
         if self.options.mesh_config is not None:
             self._fixed_mesh = load_mesh_config(self.options.mesh_config.read_text())
         self.ready = asyncio.Event()
+        self._gateway_conflicts: set[str] = set()
         self.monitoring_port: int | None = None
         store.subscribe(self._on_events)
 
@@ -115,7 +129,12 @@ class ControlPlane:
 
     def build(self) -> PushContext:
         objects = list(self.store.snapshot().values())
-        return build_push_context(objects, self.mesh(objects), str(next(self._versions)))
+        push = build_push_context(objects, self.mesh(objects), str(next(self._versions)))
+        conflicts = {c.message() for c in push.gateway_conflicts()}
+        for message in sorted(conflicts - self._gateway_conflicts):
+            log.warning("%s", message)  # as istiod, once per new conflict
+        self._gateway_conflicts = conflicts
+        return push
 
     def _on_events(self, events: list[ConfigEvent]) -> None:
         request = push_request_for(events, self.clock.now())
@@ -124,6 +143,12 @@ class ControlPlane:
 
     async def _push(self, request: PushRequest) -> None:
         push = self.build()
+        accounts = mesh_service_accounts(push)
+        if not request.full and accounts != self._service_accounts:
+            # the SANs clients check (auto mTLS) are in CDS: a full push, as Istio does
+            # when an endpoint update changes a service's accounts
+            request = dataclasses.replace(request, full=True, config_updated=frozenset())
+        self._service_accounts = accounts
         log.info(
             "push %s: %s (%d change(s) merged, %d object(s) changed)",
             push.version,

@@ -3,6 +3,7 @@ Istio's ServiceEntry / WorkloadEntry. Pure: reads only its arguments."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -282,6 +283,25 @@ def endpoints_from_pods(svc: Service, pods: Iterable[PodInfo]) -> list[Endpoint]
     return out
 
 
+def _workload_entry_tls_mode(labels: Mapping[str, str], service_account: str) -> str:
+    """A WorkloadEntry (or ServiceEntry endpoint) speaks Istio mTLS when its ``tlsMode`` label
+    says so or, without the label, when it names a service account (as Istio decides)."""
+    if TLS_MODE_LABEL in labels:
+        return labels[TLS_MODE_LABEL]
+    return "istio" if service_account else "disabled"
+
+
+def _se_address(value: str) -> str:
+    """A ServiceEntry address: an IP, or a CIDR (a host-length prefix becomes its IP)."""
+    try:
+        net = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return value
+    if "/" in value and net.prefixlen == net.max_prefixlen:
+        return str(net.network_address)
+    return value
+
+
 def _workload_entry_endpoints(
     svc: Service,
     address: str,
@@ -306,7 +326,7 @@ def _workload_entry_endpoints(
                 labels=MappingProxyType(labels),
                 namespace=namespace,
                 service_account=we_spec.service_account,
-                tls_mode=_tls_mode(labels),
+                tls_mode=_workload_entry_tls_mode(labels, we_spec.service_account),
                 locality=we_spec.locality or _locality(labels),
                 weight=int(we_spec.weight or 0),
                 healthy=True,
@@ -348,7 +368,7 @@ def _service_entry(
             namespace=obj.namespace,
             name=host,
             ports=ports,
-            addresses=tuple(spec.addresses),
+            addresses=tuple(dict.fromkeys(_se_address(a) for a in spec.addresses)),
             resolution=resolution,
             mesh_external=str(spec.location) != "MESH_INTERNAL",
             labels=MappingProxyType(dict(obj.meta.labels)),

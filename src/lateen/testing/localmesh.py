@@ -12,10 +12,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Mesh", "assert_no_network_left", "container_log"]
+__all__ = ["Mesh", "assert_no_network_left", "container_log", "run_lateen"]
 
 ROOT = Path(__file__).resolve().parents[3]
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def run_lateen(
+    state: Path, *args: str, check: bool = True, stdin: str | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """``lateen ARGS`` against the mesh in ``state`` (``--state-dir`` goes right after the
+    subcommand, so that ``exec``'s ``--`` cannot swallow it)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "lateen", args[0], "--state-dir", str(state), *args[1:]],
+        capture_output=True, text=True, timeout=timeout, input=stdin, cwd=ROOT,
+    )  # fmt: skip
+    if check and proc.returncode != 0:
+        raise AssertionError(f"lateen {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
 
 
 @dataclass
@@ -26,13 +40,7 @@ class Mesh:
     mode: str = "explicit"
 
     def lateen(self, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "lateen", args[0], "--state-dir", str(self.state), *args[1:]],
-            capture_output=True, text=True, timeout=180, input=stdin, cwd=ROOT,
-        )  # fmt: skip
-        if check and proc.returncode != 0:
-            raise AssertionError(f"lateen {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
-        return proc
+        return run_lateen(self.state, *args, check=check, stdin=stdin)
 
     def status(self) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(self.lateen("status", "-o", "json").stdout)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
+from lateen.model._gateway import GatewayServer
 from lateen.model._proxy import InterceptionMode, Proxy, ProxyType
 from lateen.model._push_context import PushContext
-from lateen.registry import Protocol, Service, ServicePort, labels_match, parse_protocol
+from lateen.model._sidecar import EgressListener
+from lateen.registry import Protocol, Service, ServicePort, labels_match
+from lateen.xds import names
 
 __all__ = [
     "GatewayServer",
     "InboundPort",
     "OutboundListenerSpec",
+    "bound_egress_specs",
     "explicit_bind_host",
+    "fallback_cluster",
     "gateway_servers",
     "inbound_ports",
     "is_explicit",
@@ -21,6 +26,8 @@ __all__ = [
     "outbound_listener_specs",
     "outbound_services",
     "proxy_cache_key",
+    "registry_only",
+    "route_services",
     "sidecar_route_ports",
 ]
 
@@ -45,25 +52,106 @@ def listener_bind_address(proxy: Proxy, port: int, default_host: str) -> tuple[s
 
 @dataclass(frozen=True, slots=True)
 class InboundPort:
-    """A port the workload behind a sidecar serves: ``port`` is the container (target) port."""
+    """A port the workload behind a sidecar serves: ``port`` is the container (target) port
+    (for a Sidecar ingress listener: its ``port.number``). ``endpoint`` is where the inbound
+    cluster sends traffic (``(host, port)``; empty host = the proxy's inbound address) and
+    ``bind`` the address of a real listener for the port (Sidecar ingress with captureMode
+    NONE or ``bind``; empty = a filter chain of virtualInbound)."""
 
     port: int
     protocol: Protocol
     service: Service
     service_port: ServicePort
+    endpoint: tuple[str, int] | None = None
+    bind: str = ""
 
 
 def outbound_services(proxy: Proxy, push: PushContext) -> tuple[Service, ...]:
-    """Services visible to the proxy (exportTo, and the Sidecar's egress hosts for sidecars)."""
+    """Services visible to the proxy (exportTo, and the Sidecar's egress hosts for sidecars):
+    the union over the Sidecar's egress listeners, the set clusters are built for."""
     return push.services_for_proxy(proxy)
 
 
+def route_services(proxy: Proxy, push: PushContext, port: int) -> tuple[Service, ...]:
+    """The services of the egress listener that owns route configuration ``<port>``: the
+    Sidecar's listener on that port, else its catch-all listener (none: no services)."""
+    listener = push.sidecar_scope(proxy).listener_for_port(port)
+    return listener.services if listener is not None else ()
+
+
+def registry_only(proxy: Proxy, push: PushContext) -> bool:
+    """``outboundTrafficPolicy`` REGISTRY_ONLY for this proxy (its Sidecar's, else the mesh's)."""
+    return push.sidecar_scope(proxy).registry_only
+
+
+def fallback_cluster(proxy: Proxy, push: PushContext) -> str:
+    """Where traffic to unknown destinations goes: BlackHoleCluster (REGISTRY_ONLY), the
+    Sidecar's ``egressProxy`` cluster (ALLOW_ANY with an egress proxy), else
+    PassthroughCluster."""
+    scope = push.sidecar_scope(proxy)
+    if scope.registry_only:
+        return names.BLACKHOLE_CLUSTER
+    ep = scope.egress_proxy
+    if ep is not None and ep.host:
+        host = push.resolve_host(ep.host, proxy.namespace)
+        port = int(ep.port.number) if ep.port is not None else 0
+        return names.outbound_cluster_name(port, ep.subset, host)
+    return names.PASSTHROUGH_CLUSTER
+
+
+def _placeholder_service(proxy: Proxy) -> Service:
+    return Service(hostname="", namespace=proxy.namespace, name="")
+
+
+def _ingress_endpoint(default_endpoint: str, port: int) -> tuple[str, int]:
+    """``127.0.0.1:P`` / ``[::1]:P`` -> that address; ``0.0.0.0:P`` / ``[::]:P`` -> the
+    proxy's inbound address (empty host); unset -> the inbound address on ``port``."""
+    if not default_endpoint or default_endpoint.startswith("unix://"):
+        return ("", port)
+    host, _, p = default_endpoint.rpartition(":")
+    host = host.strip("[]")
+    target = int(p) if p.isdigit() else port
+    return ("" if host in ("0.0.0.0", "::") else host, target)
+
+
+def _sidecar_ingress_ports(
+    proxy: Proxy, push: PushContext, detected: dict[int, InboundPort]
+) -> tuple[InboundPort, ...]:
+    out: dict[int, InboundPort] = {}
+    for ing in push.sidecar_scope(proxy).ingress:
+        if ing.port in out:
+            continue
+        known = detected.get(ing.port)
+        svc = known.service if known is not None else _placeholder_service(proxy)
+        sp = ServicePort(ing.port_name, ing.port, ing.protocol, ing.port)
+        bind = ing.bind
+        if not bind and ing.capture_mode == "NONE":
+            bind = proxy.ip or "0.0.0.0"
+        out[ing.port] = InboundPort(
+            ing.port,
+            ing.protocol,
+            svc,
+            sp,
+            _ingress_endpoint(ing.default_endpoint, ing.port),
+            bind,
+        )
+    return tuple(out[p] for p in sorted(out))
+
+
 def inbound_ports(proxy: Proxy, push: PushContext) -> tuple[InboundPort, ...]:
-    """The workload's ports: from endpoints at the proxy's addresses, else from the services
-    of its namespace whose selector matches its labels (numeric target ports only).
-    One entry per container port; the first service (by hostname) wins."""
+    """The workload's ports: the Sidecar's ``ingress`` listeners when it has any; else from
+    endpoints at the proxy's addresses, else from the services of its namespace whose
+    selector matches its labels (numeric target ports only). One entry per container port;
+    the first service (by hostname) wins."""
     if proxy.type is not ProxyType.SIDECAR:
         return ()
+    detected = _detected_inbound_ports(proxy, push)
+    if push.sidecar_scope(proxy).ingress:
+        return _sidecar_ingress_ports(proxy, push, detected)
+    return tuple(detected[p] for p in sorted(detected))
+
+
+def _detected_inbound_ports(proxy: Proxy, push: PushContext) -> dict[int, InboundPort]:
     found: dict[int, InboundPort] = {}
     for svc, ep in push.instances_at(proxy.ip_addresses):
         sp = svc.port(ep.service_port)
@@ -84,7 +172,7 @@ def inbound_ports(proxy: Proxy, push: PushContext) -> tuple[InboundPort, ...]:
                 port = int(sp.target_port) if sp.target_port else sp.port
                 if sp.protocol is not Protocol.UDP and port not in found:
                     found[port] = InboundPort(port, sp.protocol, svc, sp)
-    return tuple(found[p] for p in sorted(found))
+    return found
 
 
 def proxy_cache_key(proxy: Proxy, push: PushContext, *, with_addresses: bool) -> tuple[object, ...]:
@@ -102,7 +190,7 @@ def proxy_cache_key(proxy: Proxy, push: PushContext, *, with_addresses: bool) ->
         # the output depends on the proxy's addresses only through its inbound ports, so
         # replicas of one workload (same labels, same ports) share one generation
         inbound = tuple(
-            (p.port, p.protocol, p.service.hostname, p.service_port.port)
+            (p.port, p.protocol, p.service.hostname, p.service_port.port, p.endpoint, p.bind)
             for p in inbound_ports(proxy, push)
         )
         key += (inbound, str(proxy.metadata.get("INBOUND_ADDRESS", "")))
@@ -123,7 +211,9 @@ def proxy_cache_key(proxy: Proxy, push: PushContext, *, with_addresses: bool) ->
 class OutboundListenerSpec:
     """One outbound listener of a sidecar: ``0.0.0.0_<port>`` for HTTP (route config
     ``<port>``), ``<vip>_<port>`` (or ``0.0.0.0_<port>`` without a VIP) for TCP; ``sniff``
-    marks auto-detected ports (HTTP chain by ALPN/http_inspector, TCP chain otherwise)."""
+    marks auto-detected ports (HTTP chain by ALPN/http_inspector, TCP chain otherwise).
+    ``bound``: a real listener on ``address`` (a Sidecar egress listener with ``bind`` or
+    captureMode NONE) instead of a virtual one fed by virtualOutbound."""
 
     address: str
     port: int
@@ -131,20 +221,25 @@ class OutboundListenerSpec:
     sniff: bool = False
     tcp_service: Service | None = None
     tcp_port: ServicePort | None = None
+    bound: bool = False
 
     @property
     def name(self) -> str:
         return f"{self.address}_{self.port}"
 
 
-def outbound_listener_specs(proxy: Proxy, push: PushContext) -> tuple[OutboundListenerSpec, ...]:
+def _virtual_specs(
+    services: Iterable[Service], taken_ports: set[int]
+) -> list[OutboundListenerSpec]:
+    """Capture-mode listeners for ``services``: one HTTP listener per port, one TCP listener
+    per (VIP, port), ports in ``taken_ports`` left out."""
     http_ports: dict[int, bool] = {}  # port -> sniff
     tcp: dict[tuple[str, int], tuple[Service, ServicePort, bool]] = {}
     wildcard_tcp: dict[int, tuple[Service, ServicePort]] = {}
-    for svc in outbound_services(proxy, push):
+    for svc in services:
         for sp in svc.ports:
             proto = sp.protocol
-            if proto is Protocol.UDP:
+            if proto is Protocol.UDP or sp.port in taken_ports:
                 continue
             if proto.is_http:
                 http_ports.setdefault(sp.port, False)
@@ -162,8 +257,46 @@ def outbound_listener_specs(proxy: Proxy, push: PushContext) -> tuple[OutboundLi
             out.append(OutboundListenerSpec("0.0.0.0", port, False, False, svc, sp))
     for (addr, port), (svc, sp, sniff) in tcp.items():
         out.append(OutboundListenerSpec(addr, port, sniff, sniff, svc, sp))
+    return out
+
+
+def _bound_spec(listener: EgressListener) -> OutboundListenerSpec:
+    """A Sidecar egress listener bound to ``bind`` (default 127.0.0.1, as Istio for
+    captureMode NONE): HTTP ports get the route configuration ``<port>``; other protocols
+    forward to the first imported service."""
+    address = listener.bind or "127.0.0.1"
+    proto = listener.protocol
+    if proto.is_http or (proto.is_unsupported and not listener.services):
+        return OutboundListenerSpec(address, listener.port, True, bound=True)
+    svc = listener.services[0] if listener.services else None
+    sp = svc.port(listener.port) if svc is not None else None
+    sniff = proto.is_unsupported
+    return OutboundListenerSpec(address, listener.port, sniff, sniff, svc, sp, bound=True)
+
+
+def outbound_listener_specs(proxy: Proxy, push: PushContext) -> tuple[OutboundListenerSpec, ...]:
+    """The outbound listeners of a capture-mode sidecar: per egress listener of its
+    :class:`SidecarScope`, in order. A port-specific listener claims its port: later
+    listeners (the catch-all) leave it alone. Bound listeners (``bind`` / captureMode NONE)
+    are real listeners on their address."""
+    out: list[OutboundListenerSpec] = []
+    taken: set[int] = set()
+    for listener in push.sidecar_scope(proxy).egress:
+        if listener.port and listener.port in taken:
+            continue
+        if listener.bound:
+            out.append(_bound_spec(listener))
+        else:
+            out.extend(_virtual_specs(listener.services, taken))
+        if listener.port:
+            taken.add(listener.port)
     out.sort(key=lambda s: s.name)
     return tuple(out)
+
+
+def bound_egress_specs(proxy: Proxy, push: PushContext) -> tuple[OutboundListenerSpec, ...]:
+    """The bound Sidecar egress listeners (explicit-mode proxies get only these)."""
+    return tuple(s for s in outbound_listener_specs(proxy, push) if s.bound)
 
 
 def sidecar_route_ports(proxy: Proxy, push: PushContext) -> tuple[int, ...]:
@@ -171,50 +304,9 @@ def sidecar_route_ports(proxy: Proxy, push: PushContext) -> tuple[int, ...]:
     return tuple(sorted({s.port for s in outbound_listener_specs(proxy, push) if s.http}))
 
 
-@dataclass(frozen=True, slots=True)
-class GatewayServer:
-    gateway: str  # ns/name, as VirtualService.gateways names it
-    namespace: str
-    server: Any  # lateen.api.networking.Server
-    protocol: Protocol
-
-    @property
-    def port(self) -> int:
-        return int(self.server.port.number)
-
-    @property
-    def is_http(self) -> bool:
-        """Plain HTTP servers (an HTTP server with ``tls.httpsRedirect`` only redirects)."""
-        tls = self.server.tls
-        return self.protocol.is_http and (tls is None or bool(tls.https_redirect))
-
-    def hosts(self) -> list[tuple[str, str]]:
-        """``(namespace, host)`` pairs; namespace ``*`` = any, ``.`` resolved to the gateway's."""
-        out = []
-        for h in self.server.hosts:
-            ns, sep, host = h.partition("/")
-            if not sep:
-                ns, host = "*", h
-            if ns == ".":
-                ns = self.namespace
-            out.append((ns, host))
-        return out
-
-
 def gateway_servers(proxy: Proxy, push: PushContext) -> dict[int, list[GatewayServer]]:
-    """Servers of the Gateways selecting this router, by port (Gateways in creation order)."""
-    out: dict[int, list[GatewayServer]] = {}
+    """Servers of the Gateways selecting this router after Istio's merge, by port (sorted)."""
     if proxy.type is not ProxyType.ROUTER:
-        return out
-    for gw in push.gateways_for_proxy(proxy):
-        for server in gw.spec.servers:
-            if server.port is None or not server.port.number:
-                continue
-            gs = GatewayServer(
-                f"{gw.namespace}/{gw.name}",
-                gw.namespace,
-                server,
-                parse_protocol(server.port.protocol),
-            )
-            out.setdefault(gs.port, []).append(gs)
-    return dict(sorted(out.items()))
+        return {}
+    merged = push.merged_gateway(proxy).servers
+    return {port: list(merged[port]) for port in sorted(merged)}

@@ -2,7 +2,8 @@
 ``default`` namespace labelled ``istio-injection=enabled`` (the getting-started step
 ``kubectl label namespace default istio-injection=enabled``), the ``istio-system`` namespace, the mesh config (access log to stdout, as Istio's demo
 profile), and the ingress gateway (Deployment + Service ``istio-ingressgateway``, labels
-``istio: ingressgateway``) whose port 8080 is published on the host (``--ingress-port``).
+``istio: ingressgateway``) whose ports 8080 and 8443 are published on the host
+(``--ingress-port``, ``--ingress-tls-port``).
 A manifest of the same kind and name replaces the built-in object."""
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import json
 
 from lateen.api import ConfigObject, load_yaml
 
-__all__ = ["BUILTIN_SOURCE", "INGRESS_GATEWAY_PORT", "builtin_objects"]
+__all__ = ["BUILTIN_SOURCE", "INGRESS_GATEWAY_PORT", "INGRESS_GATEWAY_TLS_PORT", "builtin_objects"]
 
 BUILTIN_SOURCE = "lateen:builtin"
 INGRESS_GATEWAY_PORT = 8080
+INGRESS_GATEWAY_TLS_PORT = 8443
 
 _TEMPLATE = """
 apiVersion: v1
@@ -81,8 +83,15 @@ spec:
 """
 
 
-def builtin_objects(ingress_address: str, ingress_port: int) -> list[ConfigObject]:
-    bindings = json.dumps({str(INGRESS_GATEWAY_PORT): f"{ingress_address}:{ingress_port}"})
+def builtin_objects(
+    ingress_address: str, ingress_port: int, ingress_tls_port: int = INGRESS_GATEWAY_TLS_PORT
+) -> list[ConfigObject]:
+    bindings = json.dumps(
+        {
+            str(INGRESS_GATEWAY_PORT): f"{ingress_address}:{ingress_port}",
+            str(INGRESS_GATEWAY_TLS_PORT): f"{ingress_address}:{ingress_tls_port}",
+        }
+    )
     proxy_config = json.dumps({"proxyMetadata": {"ISTIO_META_LATEEN_PORT_BINDINGS": bindings}})
     text = _TEMPLATE.replace("PROXY_CONFIG", json.dumps(proxy_config))
     result = load_yaml(text, BUILTIN_SOURCE)

@@ -26,6 +26,7 @@ from lateen.platform.local._network import PodAddress, PodNetwork, inherited_env
 from lateen.platform.local._process import ProcessInfo, Spawner, SupervisedProcess
 from lateen.platform.local._spec import PROXY_CONTAINER, PodSpec, Probe, ProxyRole
 from lateen.platform.local._state import ProcessRecord, StateDir
+from lateen.security import TokenIssuer
 
 __all__ = ["Kubelet", "KubeletOptions", "PodState", "pod_object"]
 
@@ -46,6 +47,10 @@ class KubeletOptions:
     proxy_concurrency: int = 1
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
+    # the CA: proxies get CA_ADDR, a per-pod token (TokenIssuer on ca_tokens) and the root
+    ca_address: str = ""
+    ca_root_cert: Path | None = None
+    ca_tokens: Path | None = None
 
 
 @dataclass(slots=True)
@@ -254,6 +259,9 @@ class Kubelet:
         finally:
             with contextlib.suppress(Exception):
                 await self.network.teardown(spec)
+            if spec.proxy is not None and self.options.ca_tokens is not None:
+                with contextlib.suppress(Exception):
+                    TokenIssuer(self.options.ca_tokens).revoke(spec.namespace, spec.name)
             existing = self.cluster.get(ConfigKey("", "Pod", spec.namespace, spec.name))
             if existing is not None and existing.source == KUBELET_SOURCE:
                 self.cluster.delete(existing.key)
@@ -360,14 +368,41 @@ class Kubelet:
             env["PROXY_CONFIG"] = raw_proxy_config  # the pod's ProxyConfig, as Istio injects it
         argv = self.network.wrap(spec, argv, proxy=True)
         owner = self.network.proxy_owner()
+        owned: list[Path] = []
+        if self.options.ca_address:
+            env.update(self._ca_credentials(spec, pod_dir / "proxy", owned))
         if owner is not None:  # the proxy's own files: its work dir and its Envoy log
             work = pod_dir / "proxy"
             work.mkdir(parents=True, exist_ok=True)
             log_file = pod_dir / f"{PROXY_CONTAINER}.log"
             log_file.touch()
-            for path in (work, log_file):
+            for path in (work, log_file, *owned):
                 os.chown(path, owner, owner)
         return self._supervised(PROXY_CONTAINER, argv, env, str(pod_dir), pod_dir / f"{PROXY_CONTAINER}.log")
+
+    def _ca_credentials(self, spec: PodSpec, work: Path, owned: list[Path]) -> dict[str, str]:
+        """A new CA token for the pod and the mesh's root certificate, in the proxy's work
+        dir where Istio mounts them (``var/run/secrets/tokens/istio-token``,
+        ``var/run/secrets/istio/root-cert.pem``); the agent's environment naming them."""
+        secrets = work / "var" / "run" / "secrets"
+        token_file = secrets / "tokens" / "istio-token"
+        root_file = secrets / "istio" / "root-cert.pem"
+        for d in (work, work / "var", work / "var" / "run", secrets, token_file.parent, root_file.parent):
+            d.mkdir(mode=0o700, exist_ok=True)
+            owned.append(d)
+        assert self.options.ca_tokens is not None
+        token = TokenIssuer(self.options.ca_tokens).issue(spec.namespace, spec.service_account, spec.name)
+        token_file.write_text(token + "\n")
+        token_file.chmod(0o600)
+        owned.append(token_file)
+        if self.options.ca_root_cert is not None and self.options.ca_root_cert.is_file():
+            root_file.write_bytes(self.options.ca_root_cert.read_bytes())
+            owned.append(root_file)
+        return {
+            "CA_ADDR": self.options.ca_address,
+            "LATEEN_CA_TOKEN_FILE": str(token_file),
+            "LATEEN_CA_ROOT_CERT": str(root_file),
+        }
 
     # -- readiness -----------------------------------------------------------------------------
 

@@ -56,9 +56,11 @@ class UpOptions:
     sources: tuple[Path, ...] = ()  # files/directories to start from; empty: resume
     mode: str = "explicit"
     ingress_port: int = 8080
+    ingress_tls_port: int = 8443
     ingress_address: str = "127.0.0.1"
     xds_port: int = 15010
     monitoring_port: int = 15014
+    ca_port: int = 15012  # the CA (IstioCertificateService); pods get CA_ADDR
     agent_log_level: str = "info"
 
 
@@ -152,12 +154,15 @@ class LocalMesh:
     def __init__(self, options: UpOptions, *, network: PodNetwork | None = None) -> None:
         self.options = options
         self.state = StateDir(options.state_dir)
-        self.block = _free_block(loopback_block(str(self.state.root)), (options.xds_port, options.monitoring_port))
+        self.block = _free_block(loopback_block(str(self.state.root)), (options.xds_port, options.monitoring_port, options.ca_port))
         self.network: PodNetwork = network or self._network(options.mode)
         self.config = MemoryStore()
         self.cluster = MemoryStore()
         cp_ip = self.network.control_plane_address()
         self.cluster_dir = self.state.root / "cluster"
+        # the CA (our Citadel): its files, and the per-pod tokens the kubelet issues
+        self.ca_dir = self.state.root / "ca"
+        self.ca_tokens = self.state.root / "ca-tokens.json"
         self.control_plane = SupervisedProcess(
             "control-plane",
             [
@@ -166,6 +171,9 @@ class LocalMesh:
                 "--xds-port", str(options.xds_port),
                 "--monitoring-port", str(options.monitoring_port),
                 "--listen-address", cp_ip,
+                "--ca-dir", str(self.ca_dir),
+                "--ca-port", str(options.ca_port),
+                "--ca-tokens", str(self.ca_tokens),
             ],
             {**os.environ, "PYTHONUNBUFFERED": "1"},
             str(self.state.root),
@@ -179,6 +187,9 @@ class LocalMesh:
             KubeletOptions(
                 discovery_address=f"{cp_ip}:{options.xds_port}",
                 agent_log_level=options.agent_log_level,
+                ca_address=f"{cp_ip}:{options.ca_port}",
+                ca_root_cert=self.ca_dir / "root-cert.pem",
+                ca_tokens=self.ca_tokens,
             ),
             on_change=self._record_processes,
         )
@@ -442,7 +453,7 @@ class LocalMesh:
         if errors:
             raise MeshError("invalid config:\n" + "\n".join(_error_text(e) for e in errors))
         user_keys = {o.key for o in objects}
-        builtins = [o for o in builtin_objects(self.options.ingress_address, self.options.ingress_port) if o.key not in user_keys]
+        builtins = [o for o in builtin_objects(self.options.ingress_address, self.options.ingress_port, self.options.ingress_tls_port) if o.key not in user_keys]
         if self.cluster_dir.exists():
             shutil.rmtree(self.cluster_dir)
         self.cluster_dir.mkdir(parents=True)

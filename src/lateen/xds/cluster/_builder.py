@@ -25,6 +25,7 @@ from lateen.xds.cluster._configurers import (
     static_load_assignment,
 )
 from lateen.xds.cluster._policy import effective_traffic_policy
+from lateen.xds.cluster._serviceentry import is_dns_cluster_without_hosts
 
 __all__ = [
     "blackhole_cluster",
@@ -91,7 +92,8 @@ def outbound_clusters(
         )
         for configure in configurers:
             configure(c, ctx)
-        out.append(c)
+        if not is_dns_cluster_without_hosts(c):
+            out.append(c)
     return out
 
 
@@ -109,12 +111,14 @@ def inbound_clusters(proxy: Proxy, push: PushContext) -> list[cluster_pb2.Cluste
     addr = inbound_address(proxy)
     for ip in inbound_ports(proxy, push):
         name = names.inbound_cluster_name(ip.port)
+        # a Sidecar ingress listener's defaultEndpoint names the target (host and port)
+        target = (ip.endpoint[0] or addr, ip.endpoint[1]) if ip.endpoint else (addr, ip.port)
         c = cluster_pb2.Cluster(
             name=name,
             type=cluster_pb2.Cluster.STATIC,
             connect_timeout=duration(push.mesh.connect_timeout),
             circuit_breakers=default_circuit_breakers(),
-            load_assignment=static_load_assignment(name, [(addr, ip.port)]),
+            load_assignment=static_load_assignment(name, [target]),
         )
         fake = OutboundClusterContext(
             proxy, push, ip.service, ip.service_port, "", None, None, None, ()

@@ -25,7 +25,9 @@ from lateen.model._push_context import PushContext
 from lateen.registry import Endpoint, Protocol, Resolution, Service, ServicePort
 from lateen.xds._scope import is_explicit
 from lateen.xds._util import ads_config_source, duration, filter_metadata, pack, socket_address
+from lateen.xds.cluster._mtls import configure_auto_mtls
 from lateen.xds.cluster._policy import POLICY_CONFIGURERS
+from lateen.xds.cluster._serviceentry import SERVICE_ENTRY_CONFIGURERS
 
 __all__ = [
     "DEFAULT_OUTBOUND_CONFIGURERS",
@@ -238,5 +240,7 @@ DEFAULT_OUTBOUND_CONFIGURERS: tuple[ClusterConfigurer, ...] = (
     configure_upstream_protocol,
     configure_metadata,
     *POLICY_CONFIGURERS,  # DestinationRule traffic policy (may turn a cluster ORIGINAL_DST)
+    configure_auto_mtls,  # no DestinationRule tls: ISTIO_MUTUAL to sidecars, plaintext otherwise
     configure_explicit_original_dst,
+    *SERVICE_ENTRY_CONFIGURERS,  # DNS refresh, NONE + targetPort
 )

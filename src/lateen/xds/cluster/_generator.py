@@ -12,6 +12,7 @@ from lateen.xds._locality import locality_cache_key
 from lateen.xds._scope import proxy_cache_key
 from lateen.xds.cluster._builder import build_clusters
 from lateen.xds.cluster._configurers import DEFAULT_OUTBOUND_CONFIGURERS, ClusterConfigurer
+from lateen.xds.envoyfilter import apply_cluster_patches, envoy_filter_cache_key
 from lateen.xds.names import CLUSTER_TYPE
 
 __all__ = ["ClusterGenerator"]
@@ -29,7 +30,13 @@ class ClusterGenerator:
         return request.full
 
     def cache_key(self, proxy: Proxy, push: PushContext) -> Hashable | None:
-        return proxy_cache_key(proxy, push, with_addresses=True) + locality_cache_key(proxy, push)
+        return (
+            proxy_cache_key(proxy, push, with_addresses=True)
+            + locality_cache_key(proxy, push)
+            + envoy_filter_cache_key(proxy, push)
+        )
 
     def generate(self, proxy: Proxy, push: PushContext) -> list[Resource]:
-        return [Resource(c.name, c) for c in build_clusters(proxy, push, self.configurers)]
+        clusters = build_clusters(proxy, push, self.configurers)
+        clusters = apply_cluster_patches(proxy, push, clusters)  # EnvoyFilter: last
+        return [Resource(c.name, c) for c in clusters]

@@ -63,7 +63,7 @@ RAW_BUFFER_TRANSPORT_SOCKET = "envoy.transport_sockets.raw_buffer"
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 # Istio's ALPN for in-mesh mTLS (metadata exchange first)
 ALPN_IN_MESH = ("istio-peer-exchange", "istio")
-ALPN_IN_MESH_H2 = ("istio-peer-exchange", "h2")
+ALPN_IN_MESH_H2 = ("istio-peer-exchange", "istio", "h2")
 SDS_CLUSTER = "sds-grpc"
 _MAX = 4294967295
 
@@ -419,13 +419,12 @@ def istio_mutual_tls_context(
 
 
 def sds_available(ctx: OutboundClusterContext) -> bool:
-    """Whether the proxy can fetch its workload certificate over SDS.
+    """Whether the proxy can fetch its workload certificate over SDS: its agent has a CA
+    and says so in the node metadata (``LATEEN_SDS``); its bootstrap then has ``sds-grpc``.
+    Without it, ISTIO_MUTUAL clusters stay plaintext."""
+    from lateen.xds._mtls import sds_enabled
 
-    TODO(security issue): the agent has no SDS server yet, and a cluster that names the
-    ``sds-grpc`` cluster would be rejected by an Envoy whose bootstrap lacks it. Return True
-    (e.g. from node metadata the agent sets) once the agent serves ``default`` and ``ROOTCA``;
-    ISTIO_MUTUAL clusters then get :func:`istio_mutual_tls_context`."""
-    return False
+    return sds_enabled(ctx.proxy)
 
 
 def _simple_or_mutual(c: cluster_pb2.Cluster, tls: Any, mutual: bool) -> tls_pb2.UpstreamTlsContext:
@@ -476,9 +475,15 @@ def configure_upstream_tls(c: cluster_pb2.Cluster, ctx: OutboundClusterContext) 
         return
     if tls.mode == "ISTIO_MUTUAL":
         if sds_available(ctx):
-            context = istio_mutual_tls_context(
-                c.name, tls.sni, list(tls.subject_alt_names), _is_http2(c)
+            from lateen.xds._mtls import service_account_sans
+            from lateen.xds.names import sni_name
+
+            host, port = ctx.service.hostname, ctx.port.port
+            sans = list(tls.subject_alt_names) or service_account_sans(
+                ctx.push.mesh.trust_domain, ctx.push.endpoints(ctx.service, port)
             )
+            sni = tls.sni or sni_name(port, ctx.subset, host)
+            context = istio_mutual_tls_context(c.name, sni, sans, _is_http2(c))
             c.transport_socket.name = TLS_TRANSPORT_SOCKET
             c.transport_socket.typed_config.CopyFrom(pack(context))
         return

@@ -2,12 +2,12 @@
 
 from lateen.xds.listener._builder import (
     build_listeners,
-    gateway_listeners,
     outbound_listeners,
     tcp_proxy_filter,
     virtual_inbound_listener,
     virtual_outbound_listener,
 )
+from lateen.xds.listener._gateway import gateway_listeners
 from lateen.xds.listener._generator import ListenerGenerator
 from lateen.xds.listener._hcm import (
     DEFAULT_HCM_CONFIGURERS,

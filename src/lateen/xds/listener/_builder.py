@@ -1,5 +1,5 @@
 """LDS: sidecar listeners (virtualOutbound 15001, per-port outbound, virtualInbound 15006) and
-gateway listeners (``0.0.0.0_<port>`` per Gateway server port).
+gateway listeners (``0.0.0.0_<port>`` per Gateway server port, built in ``_gateway``).
 
 Explicit mode (``INTERCEPTION_MODE: NONE``, nothing captures traffic): a sidecar gets an HTTP
 proxy listener ``<ip>_15001`` (route configuration ``15001``) and one listener ``<ip>_<port>``
@@ -28,11 +28,11 @@ from lateen.model._push_context import MESH_GATEWAY, PushContext
 from lateen.registry import Service, ServicePort
 from lateen.xds import names
 from lateen.xds._scope import (
-    GatewayServer,
     InboundPort,
     OutboundListenerSpec,
+    bound_egress_specs,
     explicit_bind_host,
-    gateway_servers,
+    fallback_cluster,
     inbound_ports,
     is_explicit,
     listener_bind_address,
@@ -47,20 +47,20 @@ from lateen.xds.listener._hcm import (
     HcmContext,
     build_hcm,
 )
+from lateen.xds.listener._mtls import tls_inspector, with_inbound_mtls
+from lateen.xds.listener._sidecar_ingress import sidecar_ingress_listeners
 from lateen.xds.route._builder import inbound_route_configuration
 from lateen.xds.route._l4 import (
     L4Route,
-    gateway_tcp_route,
-    gateway_tls_routes,
     sidecar_tcp_routes,
     sidecar_tls_routes,
 )
 
 __all__ = [
+    "bound_egress_listeners",
     "build_listeners",
     "explicit_inbound_listeners",
     "explicit_proxy_listener",
-    "gateway_listeners",
     "outbound_listeners",
     "tcp_proxy_filter",
     "virtual_inbound_listener",
@@ -100,18 +100,21 @@ def _listener_filter(name: str, msg: Any) -> lc.ListenerFilter:
     return lc.ListenerFilter(name=name, typed_config=pack(msg))
 
 
-def _fallback_cluster(push: PushContext) -> str:
-    return names.BLACKHOLE_CLUSTER if push.mesh.registry_only else names.PASSTHROUGH_CLUSTER
+def _fallback_cluster(push: PushContext, proxy: Proxy | None) -> str:
+    if proxy is None:
+        return names.BLACKHOLE_CLUSTER if push.mesh.registry_only else names.PASSTHROUGH_CLUSTER
+    return fallback_cluster(proxy, push)
 
 
-def virtual_outbound_listener(push: PushContext) -> listener_pb2.Listener:
+def virtual_outbound_listener(push: PushContext, proxy: Proxy | None = None) -> listener_pb2.Listener:
     """0.0.0.0:15001, hands connections to the listener of their original destination; the
-    rest goes to PassthroughCluster (ALLOW_ANY) or BlackHoleCluster (REGISTRY_ONLY)."""
-    fallback = _fallback_cluster(push)
+    rest goes to PassthroughCluster (ALLOW_ANY), the Sidecar's egressProxy, or
+    BlackHoleCluster (REGISTRY_ONLY; the proxy's Sidecar, else the mesh, decides)."""
+    fallback = _fallback_cluster(push, proxy)
     chain_name = (
-        "PassthroughFilterChain"
-        if fallback == names.PASSTHROUGH_CLUSTER
-        else "BlackHoleFilterChain"
+        "BlackHoleFilterChain"
+        if fallback == names.BLACKHOLE_CLUSTER
+        else "PassthroughFilterChain"
     )
     return listener_pb2.Listener(
         name=names.VIRTUAL_OUTBOUND,
@@ -180,9 +183,10 @@ def _outbound_listener(
     lis = listener_pb2.Listener(
         name=spec.name,
         address=socket_address(spec.address, spec.port),
-        bind_to_port=wrappers_pb2.BoolValue(value=False),
         traffic_direction=base_pb2.OUTBOUND,
     )
+    if not spec.bound:
+        lis.bind_to_port.CopyFrom(wrappers_pb2.BoolValue(value=False))
     tcp_chains: list[lc.FilterChain] = []
     if spec.tcp_service is not None and spec.tcp_port is not None:
         tcp_chains = _outbound_l4_chains(proxy, push, spec.tcp_service, spec.tcp_port)
@@ -202,7 +206,7 @@ def _outbound_listener(
             if catch_all:
                 tcp_filters = list(catch_all[0].filters)
             else:
-                fb = _fallback_cluster(push)
+                fb = _fallback_cluster(push, proxy)
                 tcp_filters = [tcp_proxy_filter(fb, fb)]
             lis.filter_chains.append(http_chain)
             lis.default_filter_chain.CopyFrom(lc.FilterChain(name="tcp", filters=tcp_filters))
@@ -225,6 +229,19 @@ def outbound_listeners(
     return [
         _outbound_listener(proxy, push, s, hcm_configurers)
         for s in outbound_listener_specs(proxy, push)
+    ]
+
+
+def bound_egress_listeners(
+    proxy: Proxy,
+    push: PushContext,
+    hcm_configurers: Sequence[HcmConfigurer] = DEFAULT_HCM_CONFIGURERS,
+) -> list[listener_pb2.Listener]:
+    """Explicit mode: the Sidecar's egress listeners bound to an address (``bind`` or
+    captureMode NONE); capture-mode proxies get them from :func:`outbound_listeners`."""
+    return [
+        _outbound_listener(proxy, push, s, hcm_configurers)
+        for s in bound_egress_specs(proxy, push)
     ]
 
 
@@ -282,12 +299,16 @@ def virtual_inbound_listener(
     """0.0.0.0:15006: a filter chain per inbound port (HTTP -> HCM with an inline route to
     ``inbound|<port>||``; TCP -> tcp_proxy), and a catch-all to InboundPassthroughCluster."""
     chains = []
-    sniff = False
+    sniff = tls = False
     for ip in inbound_ports(proxy, push):
+        if ip.bind:  # a Sidecar ingress listener of its own (see _sidecar_ingress)
+            continue
         match = lc.FilterChainMatch(destination_port=wrappers_pb2.UInt32Value(value=ip.port))
         port_chains, port_sniff = _inbound_filter_chains(
             proxy, push, ip, f"inbound_0.0.0.0_{ip.port}", match, hcm_configurers
         )
+        port_chains, port_tls = with_inbound_mtls(proxy, push, ip, port_chains)
+        tls = tls or port_tls
         chains.extend(port_chains)
         sniff = sniff or port_sniff
     lis = listener_pb2.Listener(
@@ -305,6 +326,8 @@ def virtual_inbound_listener(
             ],
         ),
     )
+    if tls:
+        lis.listener_filters.append(tls_inspector())
     if sniff:
         _enable_http_inspector(lis)
     return lis
@@ -320,17 +343,20 @@ def explicit_inbound_listeners(
     virtualInbound (without the destination-port match: the listener is the port)."""
     out = []
     for ip in inbound_ports(proxy, push):
-        host, bind_port = listener_bind_address(proxy, ip.port, explicit_bind_host(proxy))
+        host, bind_port = listener_bind_address(proxy, ip.port, ip.bind or explicit_bind_host(proxy))
         name = names.listener_name(host, ip.port)
         chains, sniff = _inbound_filter_chains(
             proxy, push, ip, f"inbound_{name}", None, hcm_configurers
         )
+        chains, tls = with_inbound_mtls(proxy, push, ip, chains)
         lis = listener_pb2.Listener(
             name=name,
             address=socket_address(host, bind_port),
             traffic_direction=base_pb2.INBOUND,
             filter_chains=chains,
         )
+        if tls:
+            lis.listener_filters.append(tls_inspector())
         if sniff:
             _enable_http_inspector(lis)
         out.append(lis)
@@ -365,67 +391,6 @@ def explicit_proxy_listener(
     )
 
 
-def _gateway_listener(
-    proxy: Proxy,
-    push: PushContext,
-    port: int,
-    servers: Sequence[GatewayServer],
-    hcm_configurers: Sequence[HcmConfigurer],
-) -> listener_pb2.Listener | None:
-    default_host = explicit_bind_host(proxy) if is_explicit(proxy) else "0.0.0.0"
-    host, bind_port = listener_bind_address(proxy, port, default_host)
-    name = names.listener_name(host, port)
-    lis = listener_pb2.Listener(
-        name=name,
-        address=socket_address(host, bind_port),
-        traffic_direction=base_pb2.OUTBOUND,
-    )
-    if any(s.is_http for s in servers):
-        ctx = HcmContext(
-            proxy,
-            push,
-            Direction.GATEWAY,
-            port,
-            f"outbound_{name}",
-            names.gateway_http_route_name(port),
-        )
-        lis.filter_chains.append(lc.FilterChain(filters=[_hcm_filter(ctx, hcm_configurers)]))
-        return lis
-    chains: list[lc.FilterChain] = []
-    seen_sni: set[str] = set()
-    for s in servers:
-        tls = s.server.tls
-        if s.protocol.is_tls and tls is not None and tls.mode == "PASSTHROUGH":
-            for r in gateway_tls_routes(push, proxy, port, s.gateway, s.hosts(), seen_sni):
-                chains.append(_l4_chain(r))
-        elif s.protocol.is_tcp and not s.protocol.is_tls and not chains:
-            route = gateway_tcp_route(push, proxy, port, s.gateway, s.hosts())
-            if route is not None:
-                chains.append(_l4_chain(route))
-    if not chains:
-        # TLS termination (SIMPLE/MUTUAL/ISTIO_MUTUAL) and AUTO_PASSTHROUGH are not built yet
-        return None
-    lis.filter_chains.extend(chains)
-    if _needs_tls_inspector(chains):
-        lis.listener_filters.append(
-            _listener_filter(TLS_INSPECTOR_FILTER, tls_inspector_pb2.TlsInspector())
-        )
-    return lis
-
-
-def gateway_listeners(
-    proxy: Proxy,
-    push: PushContext,
-    hcm_configurers: Sequence[HcmConfigurer] = DEFAULT_HCM_CONFIGURERS,
-) -> list[listener_pb2.Listener]:
-    out = []
-    for port, servers in gateway_servers(proxy, push).items():
-        lis = _gateway_listener(proxy, push, port, servers, hcm_configurers)
-        if lis is not None:
-            out.append(lis)
-    return out
-
-
 def build_listeners(
     proxy: Proxy,
     push: PushContext,
@@ -435,17 +400,22 @@ def build_listeners(
     address: when ``LATEEN_PORT_BINDINGS`` (or an inbound port 15001) makes them collide, the
     first one built keeps it."""
     if proxy.type is ProxyType.ROUTER:
+        # the gateway module builds on this one's filter helpers
+        from lateen.xds.listener._gateway import gateway_listeners
+
         out = gateway_listeners(proxy, push, hcm_configurers)
     elif is_explicit(proxy):
         out = [
             explicit_proxy_listener(proxy, push, hcm_configurers),
             *explicit_inbound_listeners(proxy, push, hcm_configurers),
+            *bound_egress_listeners(proxy, push, hcm_configurers),
         ]
     else:
         out = [
-            virtual_outbound_listener(push),
+            virtual_outbound_listener(push, proxy),
             *outbound_listeners(proxy, push, hcm_configurers),
             virtual_inbound_listener(proxy, push, hcm_configurers),
+            *sidecar_ingress_listeners(proxy, push, _inbound_filter_chains, hcm_configurers),
         ]
     out = _unique_bound_addresses(out)
     out.sort(key=lambda lis: lis.name)

@@ -9,6 +9,7 @@ from lateen.model._push_context import PushContext
 from lateen.model._push_request import PushRequest
 from lateen.xds._generator import Resource
 from lateen.xds._scope import proxy_cache_key
+from lateen.xds.envoyfilter import apply_listener_patches, envoy_filter_cache_key
 from lateen.xds.listener._builder import build_listeners
 from lateen.xds.listener._hcm import DEFAULT_HCM_CONFIGURERS, HcmConfigurer
 from lateen.xds.names import LISTENER_TYPE
@@ -26,9 +27,11 @@ class ListenerGenerator:
         return request.full
 
     def cache_key(self, proxy: Proxy, push: PushContext) -> Hashable | None:
-        return proxy_cache_key(proxy, push, with_addresses=True)
+        return proxy_cache_key(proxy, push, with_addresses=True) + envoy_filter_cache_key(
+            proxy, push
+        )
 
     def generate(self, proxy: Proxy, push: PushContext) -> list[Resource]:
-        return [
-            Resource(lis.name, lis) for lis in build_listeners(proxy, push, self.hcm_configurers)
-        ]
+        listeners = build_listeners(proxy, push, self.hcm_configurers)
+        listeners = apply_listener_patches(proxy, push, listeners)  # EnvoyFilter: last
+        return [Resource(lis.name, lis) for lis in listeners]

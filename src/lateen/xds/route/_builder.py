@@ -1,4 +1,5 @@
-"""RDS: route configurations for sidecars (``<port>``), gateways (``http.<port>``) and the
+"""RDS: route configurations for sidecars (``<port>``), gateways (``http.<port>``,
+``https.<port>.<portName>.<gateway>.<namespace>``) and the
 inline inbound route of a sidecar; in explicit mode (``INTERCEPTION_MODE: NONE``) a sidecar's
 one route configuration ``15001`` for its HTTP proxy listener."""
 
@@ -20,9 +21,12 @@ from lateen.registry import Protocol, Service, ServicePort, labels_match
 from lateen.xds import names
 from lateen.xds._scope import (
     GatewayServer,
-    gateway_servers,
+    bound_egress_specs,
+    fallback_cluster,
     is_explicit,
     outbound_services,
+    registry_only,
+    route_services,
     sidecar_route_ports,
 )
 from lateen.xds._util import duration, filter_metadata
@@ -53,6 +57,7 @@ __all__ = [
     "route_match",
     "service_domains",
     "sidecar_route_configuration",
+    "sort_catch_all_last",
     "string_matcher",
     "virtual_service_routes",
 ]
@@ -427,10 +432,14 @@ def connect_route(proxy: Proxy, push: PushContext, svc: Service, port: int) -> r
     return route
 
 
-def _fallback_vhost(push: PushContext, *, connect: bool = False) -> rc.VirtualHost:
-    """``allow_any`` (PassthroughCluster) under ALLOW_ANY, ``block_all`` (502) under
-    REGISTRY_ONLY; with ``connect``, ``CONNECT`` to unknown hosts gets the same treatment."""
-    if push.mesh.registry_only:
+def _fallback_vhost(
+    push: PushContext, proxy: Proxy, *, connect: bool = False
+) -> rc.VirtualHost:
+    """``allow_any`` (PassthroughCluster, or the Sidecar's egressProxy) under ALLOW_ANY,
+    ``block_all`` (502) under REGISTRY_ONLY (the proxy's Sidecar, else the mesh, decides);
+    with ``connect``, ``CONNECT`` to unknown hosts gets the same treatment."""
+    fallback = fallback_cluster(proxy, push)
+    if registry_only(proxy, push):
         block = rc.Route(name="block_all", match=rc.RouteMatch(prefix="/"))
         block.direct_response.status = 502
         routes = [block]
@@ -440,12 +449,12 @@ def _fallback_vhost(push: PushContext, *, connect: bool = False) -> rc.VirtualHo
             routes.insert(0, block_connect)
         return rc.VirtualHost(name="block_all", domains=["*"], routes=routes)
     allow = rc.Route(name="allow_any", match=rc.RouteMatch(prefix="/"))
-    allow.route.cluster = names.PASSTHROUGH_CLUSTER
+    allow.route.cluster = fallback
     allow.route.timeout.CopyFrom(duration(0))
     routes = [allow]
     if connect:
         allow_connect = rc.Route(name="allow_any_connect", match=_connect_match())
-        allow_connect.route.cluster = names.PASSTHROUGH_CLUSTER
+        allow_connect.route.cluster = fallback
         _terminate_connect(allow_connect)
         routes.insert(0, allow_connect)
     return rc.VirtualHost(
@@ -460,10 +469,11 @@ def sidecar_route_configuration(
     configurers: Sequence[RouteConfigurer] = DEFAULT_ROUTE_CONFIGURERS,
 ) -> route_pb2.RouteConfiguration:
     """Route configuration ``<port>``: a virtual host per service with an HTTP port ``port``
-    (VirtualService routes, else the default route), then ``allow_any``/``block_all``."""
+    (VirtualService routes, else the default route), then ``allow_any``/``block_all``.
+    The services are those of the Sidecar egress listener owning the port."""
     used: set[str] = set()
     vhosts: list[rc.VirtualHost] = []
-    for svc in outbound_services(proxy, push):
+    for svc in route_services(proxy, push, port):
         sp = svc.port(port)
         if sp is None or not (sp.protocol.is_http or sp.protocol.is_unsupported):
             continue
@@ -473,7 +483,7 @@ def sidecar_route_configuration(
         if vh is not None:
             vhosts.append(vh)
     vhosts.sort(key=lambda v: v.name)
-    vhosts.append(_fallback_vhost(push))
+    vhosts.append(_fallback_vhost(push, proxy))
     return route_pb2.RouteConfiguration(
         name=str(port),
         virtual_hosts=vhosts,
@@ -529,7 +539,7 @@ def explicit_proxy_route_configuration(
             if vh is not None:
                 vhosts.append(vh)
     vhosts.sort(key=lambda v: v.name)
-    vhosts.append(_fallback_vhost(push, connect=True))
+    vhosts.append(_fallback_vhost(push, proxy, connect=True))
     return route_pb2.RouteConfiguration(
         name=names.EXPLICIT_PROXY_ROUTE,
         virtual_hosts=vhosts,
@@ -542,47 +552,82 @@ def _gateway_domains(host: str) -> list[str]:
     return ["*"] if host == "*" else [host, f"{host}:*"]
 
 
+def _gateway_vs_hosts(push: PushContext, gs: GatewayServer, vs: ConfigObject) -> list[str]:
+    """Hosts a VirtualService and a server's hosts have in common (for the VirtualService's
+    namespace), the more specific of each overlapping pair, lower-cased."""
+    out: list[str] = []
+    for h in push.vs_hosts(vs):
+        for ns, sh in gs.hosts():
+            if ns not in ("*", vs.namespace) or not hosts_intersect(sh, h):
+                continue
+            host = (h if host_matches(sh, h) else sh).lower()
+            if host not in out:
+                out.append(host)
+    return out
+
+
+def sort_catch_all_last(routes: list[rc.Route]) -> list[rc.Route]:
+    """Istio's ``SortVHostRoutes``: catch-all routes after every other route, the order
+    otherwise kept (routes merged from several VirtualServices stay reachable)."""
+    return [r for r in routes if not is_catch_all(r)] + [r for r in routes if is_catch_all(r)]
+
+
 def gateway_route_configuration(
     proxy: Proxy,
     push: PushContext,
     port: int,
     servers: Sequence[GatewayServer],
     configurers: Sequence[RouteConfigurer] = DEFAULT_ROUTE_CONFIGURERS,
+    name: str = "",
 ) -> route_pb2.RouteConfiguration:
-    """Route configuration ``http.<port>``: a virtual host per VirtualService host that one of
-    the port's servers accepts, routes in VirtualService order. Unmatched hosts and paths get
-    Envoy's 404."""
-    vhosts: dict[str, tuple[list[str], list[rc.Route], bool]] = {}
+    """Route configuration ``name`` (default ``http.<port>``; ``https.<port>.<portName>.
+    <gateway>.<namespace>`` for a TLS-terminating server), as Istio's
+    ``buildGatewayHTTPRouteConfig``: a virtual host per host a server and a VirtualService
+    bound to its Gateway share; VirtualServices sharing a host add their routes in order
+    (catch-all routes last); ``httpsRedirect`` servers require TLS on their hosts (a 301 to
+    https), with or without a VirtualService. No host at all: a ``blackhole`` virtual host
+    (Envoy's 404)."""
+    vhosts: dict[str, tuple[list[rc.Route], list[bool]]] = {}
+    built: dict[tuple[str, str, str], list[rc.Route]] = {}
     for gs in servers:
-        if not gs.is_http:
-            continue
-        redirect = bool(gs.server.tls is not None and gs.server.tls.https_redirect)
+        redirect = gs.https_redirect
         for vs in push.virtual_services_for_gateway(proxy.namespace, gs.gateway):
-            for h in push.vs_hosts(vs):
-                host = None
-                for ns, sh in gs.hosts():
-                    if ns not in ("*", vs.namespace) or not hosts_intersect(sh, h):
-                        continue
-                    host = h if host_matches(sh, h) else sh
-                    break
-                if host is None:
-                    continue
-                key = f"{host}:{port}"
-                if key not in vhosts:
-                    routes = virtual_service_routes(vs, proxy, push, port, gs.gateway, configurers)
-                    vhosts[key] = (_gateway_domains(host), routes, redirect)
-    used: set[str] = set()
-    out = []
-    for key in sorted(vhosts):
-        domains, routes, redirect = vhosts[key]
-        vh = _vhost(key, domains, routes, used)
-        if vh is None:
-            continue
+            hosts = _gateway_vs_hosts(push, gs, vs)
+            if not hosts:
+                continue
+            key = (gs.gateway, vs.namespace, vs.name)
+            if key not in built:
+                built[key] = virtual_service_routes(
+                    vs, proxy, push, port, gs.gateway, configurers
+                )
+            for host in hosts:
+                routes, tls = vhosts.setdefault(host, ([], [False]))
+                routes.extend(built[key])
+                tls[0] = tls[0] or redirect
         if redirect:
+            for _, host in gs.hosts():
+                vhosts.setdefault(host.lower(), ([], [False]))[1][0] = True
+    out = []
+    used: set[str] = set()
+    for host in sorted(vhosts):
+        routes, tls = vhosts[host]
+        domains = [d for d in _gateway_domains(host) if d not in used]
+        if not domains:
+            continue
+        used.update(domains)
+        vh = rc.VirtualHost(
+            name=f"{host}:{port}",
+            domains=domains,
+            routes=sort_catch_all_last(routes),
+            include_request_attempt_count=True,
+        )
+        if tls[0]:
             vh.require_tls = rc.VirtualHost.ALL
         out.append(vh)
+    if not out:
+        out.append(rc.VirtualHost(name=f"blackhole:{port}", domains=["*"]))
     return route_pb2.RouteConfiguration(
-        name=names.gateway_http_route_name(port),
+        name=name or names.gateway_http_route_name(port),
         virtual_hosts=out,
         validate_clusters=wrappers_pb2.BoolValue(value=False),
         max_direct_response_body_size_bytes=MAX_DIRECT_RESPONSE_BODY,
@@ -612,11 +657,16 @@ def build_routes(
     """Every RDS route configuration the proxy's listeners name, sorted by name."""
     out: list[route_pb2.RouteConfiguration] = []
     if proxy.type is ProxyType.ROUTER:
-        for port, servers in gateway_servers(proxy, push).items():
-            if any(s.is_http for s in servers):
-                out.append(gateway_route_configuration(proxy, push, port, servers, configurers))
+        for name, servers in push.merged_gateway(proxy).route_names().items():
+            out.append(
+                gateway_route_configuration(
+                    proxy, push, servers[0].port, servers, configurers, name
+                )
+            )
     elif is_explicit(proxy):
         out.append(explicit_proxy_route_configuration(proxy, push, configurers))
+        for port in sorted({s.port for s in bound_egress_specs(proxy, push) if s.http}):
+            out.append(sidecar_route_configuration(proxy, push, port, configurers))
     else:
         for port in sidecar_route_ports(proxy, push):
             out.append(sidecar_route_configuration(proxy, push, port, configurers))

@@ -24,6 +24,7 @@ from envoy.type.v3 import percent_pb2
 from google.protobuf import wrappers_pb2
 
 from lateen.api import parse_duration
+from lateen.api._net_checks import GRPC_STATUS_NAMES
 from lateen.xds._util import duration, pack
 from lateen.xds.route._context import RouteConfigurer, RouteContext, destination_cluster
 from lateen.xds.route._hash import configure_hash_policy
@@ -58,31 +59,8 @@ PREVIOUS_PRIORITIES = "envoy.retry_priorities.previous_priorities"
 FAULT_FILTER = "envoy.filters.http.fault"
 CORS_FILTER = "envoy.filters.http.cors"
 
-# gRPC status names in code order (OK = 0 ... UNAUTHENTICATED = 16)
-GRPC_STATUS_CODES: Mapping[str, int] = {
-    name: code
-    for code, name in enumerate(
-        (
-            "OK",
-            "CANCELLED",
-            "UNKNOWN",
-            "INVALID_ARGUMENT",
-            "DEADLINE_EXCEEDED",
-            "NOT_FOUND",
-            "ALREADY_EXISTS",
-            "PERMISSION_DENIED",
-            "RESOURCE_EXHAUSTED",
-            "FAILED_PRECONDITION",
-            "ABORTED",
-            "OUT_OF_RANGE",
-            "UNIMPLEMENTED",
-            "INTERNAL",
-            "UNAVAILABLE",
-            "DATA_LOSS",
-            "UNAUTHENTICATED",
-        )
-    )
-}
+# gRPC status names -> codes (OK = 0 ... UNAUTHENTICATED = 16)
+GRPC_STATUS_CODES: Mapping[str, int] = {name: code for code, name in enumerate(GRPC_STATUS_NAMES)}
 
 
 # ---------------------------------------------------------------------------- helpers

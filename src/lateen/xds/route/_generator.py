@@ -9,6 +9,7 @@ from lateen.model._push_context import PushContext
 from lateen.model._push_request import PushRequest
 from lateen.xds._generator import Resource
 from lateen.xds._scope import proxy_cache_key
+from lateen.xds.envoyfilter import apply_route_patches, envoy_filter_cache_key
 from lateen.xds.names import ROUTE_TYPE
 from lateen.xds.route._builder import build_routes
 from lateen.xds.route._configurers import DEFAULT_ROUTE_CONFIGURERS, RouteConfigurer
@@ -26,7 +27,11 @@ class RouteGenerator:
         return request.full
 
     def cache_key(self, proxy: Proxy, push: PushContext) -> Hashable | None:
-        return proxy_cache_key(proxy, push, with_addresses=False)
+        return proxy_cache_key(proxy, push, with_addresses=False) + envoy_filter_cache_key(
+            proxy, push
+        )
 
     def generate(self, proxy: Proxy, push: PushContext) -> list[Resource]:
-        return [Resource(r.name, r) for r in build_routes(proxy, push, self.configurers)]
+        routes = build_routes(proxy, push, self.configurers)
+        routes = apply_route_patches(proxy, push, routes)  # EnvoyFilter: last
+        return [Resource(r.name, r) for r in routes]

@@ -1,0 +1,69 @@
+"""Inbound mTLS filter chains (PERMISSIVE: TLS and plaintext side by side; STRICT: TLS
+only), pure. See :mod:`lateen.xds._mtls`."""
+
+from __future__ import annotations
+
+from envoy.config.listener.v3 import listener_components_pb2 as lc
+from envoy.extensions.filters.listener.tls_inspector.v3 import tls_inspector_pb2
+from envoy.extensions.filters.network.http_connection_manager.v3 import (
+    http_connection_manager_pb2 as hcm_pb2,
+)
+
+from lateen.model._proxy import Proxy
+from lateen.model._push_context import PushContext
+from lateen.xds._mtls import ISTIO_MTLS_ALPNS, downstream_mtls_context, inbound_mtls_mode
+from lateen.xds._scope import InboundPort
+from lateen.xds._util import pack
+
+__all__ = ["TLS_INSPECTOR_FILTER", "tls_inspector", "with_inbound_mtls"]
+
+TLS_INSPECTOR_FILTER = "envoy.filters.listener.tls_inspector"
+_TLS_TRANSPORT_SOCKET = "envoy.transport_sockets.tls"
+_HCM = hcm_pb2.HttpConnectionManager
+
+
+def tls_inspector() -> lc.ListenerFilter:
+    return lc.ListenerFilter(name=TLS_INSPECTOR_FILTER, typed_config=pack(tls_inspector_pb2.TlsInspector()))
+
+
+def _mtls_chain(base: lc.FilterChain) -> lc.FilterChain:
+    """``base`` behind TLS: matched on ``transport_protocol: tls`` and an Istio ALPN. An HTTP
+    chain also tells the app who called (``x-forwarded-client-cert``, as Istio's inbound)."""
+    chain = lc.FilterChain()
+    chain.CopyFrom(base)
+    chain.name = f"{base.name}-mtls"
+    del chain.filter_chain_match.application_protocols[:]
+    chain.filter_chain_match.transport_protocol = "tls"
+    chain.filter_chain_match.application_protocols.extend(ISTIO_MTLS_ALPNS)
+    http = False
+    for f in chain.filters:
+        if f.typed_config.Is(_HCM.DESCRIPTOR):
+            http = True
+            hcm = _HCM()
+            f.typed_config.Unpack(hcm)
+            hcm.forward_client_cert_details = _HCM.APPEND_FORWARD
+            details = hcm.set_current_client_cert_details
+            details.subject.value = True
+            details.dns = True
+            details.uri = True
+            f.typed_config.CopyFrom(pack(hcm))
+    chain.transport_socket.name = _TLS_TRANSPORT_SOCKET
+    chain.transport_socket.typed_config.CopyFrom(pack(downstream_mtls_context(http)))
+    return chain
+
+
+def with_inbound_mtls(
+    proxy: Proxy, push: PushContext, ip: InboundPort, chains: list[lc.FilterChain]
+) -> tuple[list[lc.FilterChain], bool]:
+    """The port's chains with its mTLS chain in front (PERMISSIVE), instead (STRICT), or as
+    they are (DISABLE). Second value: the listener needs the tls_inspector. An HTTP port's
+    TLS chain is its HTTP chain; an auto-detected port's is its TCP chain (without Istio's
+    ALPN filter the client's ALPN does not tell HTTP from TCP)."""
+    mode = inbound_mtls_mode(proxy, push, ip.port)
+    if mode == "DISABLE" or not chains:
+        return chains, False
+    base = chains[-1]  # one chain (HTTP or TCP), or [http, tcp] for an auto-detected port
+    tls_chain = _mtls_chain(base)
+    if mode == "STRICT":
+        return [tls_chain], True
+    return [tls_chain, *chains], True

@@ -1,0 +1,128 @@
+"""Automatic mTLS decisions: which outbound clusters get ISTIO_MUTUAL (and how) and which
+inbound ports get a TLS chain, by SDS availability, mesh config, DestinationRule and the
+service's location. The shapes are in the golden cases 13-mtls-sidecar and 14-mtls-explicit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
+
+from lateen.model import build_push_context
+from lateen.testing.golden import load_xds_case
+from lateen.xds.cluster import build_clusters
+from lateen.xds.listener import build_listeners
+
+HEADER = """
+kind: TestProxy
+type: sidecar
+ip: 198.19.0.21
+id: client-1.default
+namespace: default
+labels: {{app: client, security.istio.io/tlsMode: istio}}
+metadata: {metadata}
+mesh: {mesh}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: client, namespace: default}}
+spec:
+  clusterIP: 198.18.3.9
+  selector: {{app: client}}
+  ports: [{{name: http, port: 8080, targetPort: 8080}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: client-1, namespace: default, labels: {{app: client, security.istio.io/tlsMode: istio}}}}
+spec: {{serviceAccountName: client, containers: [{{name: c, image: x}}]}}
+status: {{podIP: 198.19.0.21}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: api, namespace: default}}
+spec:
+  clusterIP: 198.18.3.10
+  selector: {{app: api}}
+  ports: [{{name: http, port: 80, targetPort: 8080}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: api-1, namespace: default, labels: {{app: api, security.istio.io/tlsMode: istio}}}}
+spec: {{serviceAccountName: api, containers: [{{name: c, image: x}}]}}
+status: {{podIP: 198.19.0.22}}
+"""
+API = "outbound|80||api.default.svc.cluster.local"
+SDS = '{LATEEN_SDS: "true"}'
+
+
+def _build(metadata: str = SDS, mesh: str = "{}", extra: str = "") -> tuple[dict[str, Any], Any]:
+    case = load_xds_case(HEADER.format(metadata=metadata, mesh=mesh) + extra, "mtls")
+    push = build_push_context(case.objects, case.mesh, version="t")
+    clusters = {c.name: c for c in build_clusters(case.proxy, push)}
+    listeners = {lis.name: lis for lis in build_listeners(case.proxy, push)}
+    return clusters, listeners
+
+
+def _dr(tls: str) -> str:
+    return f"""
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {{name: api, namespace: default}}
+spec:
+  host: api
+  trafficPolicy: {{tls: {tls}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("metadata", "mesh", "extra", "expect"),
+    [
+        (SDS, "{}", "", "auto"),
+        ("{}", "{}", "", "plaintext"),
+        (SDS, "{enableAutoMtls: false}", "", "plaintext"),
+        (SDS, "{}", _dr("{mode: DISABLE}"), "plaintext"),
+        (SDS, "{}", _dr("{mode: ISTIO_MUTUAL}"), "istio-mutual"),
+        ("{}", "{}", _dr("{mode: ISTIO_MUTUAL}"), "plaintext"),
+    ],
+    ids=["auto", "no-sds", "auto-mtls-off", "dr-disable", "dr-istio-mutual", "dr-istio-mutual-no-sds"],
+)
+def test_outbound_tls(metadata: str, mesh: str, extra: str, expect: str) -> None:
+    clusters, _ = _build(metadata, mesh, extra)
+    c = clusters[API]
+    kinds = {
+        "auto": (True, False),
+        "plaintext": (False, False),
+        "istio-mutual": (False, True),
+    }[expect]
+    assert (len(c.transport_socket_matches) > 0, c.HasField("transport_socket")) == kinds
+    if expect in ("auto", "istio-mutual"):
+        tls = tls_pb2.UpstreamTlsContext()
+        socket = c.transport_socket_matches[0].transport_socket if expect == "auto" else c.transport_socket
+        socket.typed_config.Unpack(tls)
+        assert tls.sni == "outbound_.80_._.api.default.svc.cluster.local"
+        sans = tls.common_tls_context.combined_validation_context.default_validation_context
+        assert [m.exact for m in sans.match_subject_alt_names] == ["spiffe://cluster.local/ns/default/sa/api"]
+
+
+@pytest.mark.parametrize(
+    ("metadata", "tls_chains"),
+    [(SDS, 1), ("{}", 0), ('{LATEEN_SDS: "true", INTERCEPTION_MODE: NONE}', 1)],
+    ids=["permissive", "no-sds", "explicit-permissive"],
+)
+def test_inbound_tls_chain(metadata: str, tls_chains: int) -> None:
+    _, listeners = _build(metadata)
+    name = "virtualInbound" if "NONE" not in metadata else "198.19.0.21_8080"
+    lis = listeners[name]
+    chains = [c for c in lis.filter_chains if c.filter_chain_match.transport_protocol == "tls"]
+    assert len(chains) == tls_chains
+    plain = [c for c in lis.filter_chains if not c.filter_chain_match.transport_protocol]
+    assert plain, "PERMISSIVE keeps the plaintext chain"
+    inspectors = [f.name for f in lis.listener_filters]
+    assert ("envoy.filters.listener.tls_inspector" in inspectors) == bool(tls_chains)
+    for chain in chains:
+        ctx = tls_pb2.DownstreamTlsContext()
+        chain.transport_socket.typed_config.Unpack(ctx)
+        assert ctx.require_client_certificate.value
+        assert [s.name for s in ctx.common_tls_context.tls_certificate_sds_secret_configs] == ["default"]
