@@ -241,10 +241,14 @@ def _virtual_specs(
             proto = sp.protocol
             if proto is Protocol.UDP or sp.port in taken_ports:
                 continue
+            # a VIP, not a CIDR: a ServiceEntry's `addresses: [198.18.200.0/24]` cannot name a
+            # listener; such a service is served by the port's 0.0.0.0 listener (Istio matches
+            # the prefix on a shared listener's filter chain instead)
+            vip = next((a for a in svc.addresses if "/" not in a), None)
             if proto.is_http:
                 http_ports.setdefault(sp.port, False)
-            elif svc.addresses:
-                tcp.setdefault((svc.addresses[0], sp.port), (svc, sp, proto.is_unsupported))
+            elif vip is not None:
+                tcp.setdefault((vip, sp.port), (svc, sp, proto.is_unsupported))
             elif proto.is_unsupported:
                 http_ports[sp.port] = True
             else:
