@@ -291,8 +291,11 @@ def _pod(
         containers.append(_container(c, view, base_dir, f"{where}.containers[{i}]", python))
     if not containers and proxy is not ProxyRole.ROUTER:
         raise SpecError(f"{where}.containers: at least one container is required")
-    if proxy is not None:
+    if proxy is ProxyRole.SIDECAR:
+        # only sidecars accept Istio mTLS on every port: gateways don't carry the label (as
+        # Istio's gateway template), so mesh clients talk to their servers as configured
         labels.setdefault("security.istio.io/tlsMode", "istio")
+    if proxy is not None:
         labels.setdefault(
             "service.istio.io/canonical-name",
             labels.get("app.kubernetes.io/name") or labels.get("app") or (owner.partition("/")[2] or name),
