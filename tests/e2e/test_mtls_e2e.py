@@ -145,3 +145,63 @@ def test_agent_files_are_the_proxys_own(mesh: Mesh) -> None:
         assert (st.st_mode & 0o077) == 0, (path, oct(st.st_mode))
         if mesh.mode == "transparent":  # the proxy runs as uid 1337
             assert st.st_uid == 1337, path
+
+
+PEER_AUTH = """
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {{name: default, namespace: {namespace}}}
+spec: {{mtls: {{mode: {mode}}}}}
+"""
+
+
+def _plain_call(mesh: Mesh) -> bool:
+    """Whether the pod without a sidecar gets a 200 from details (by pod IP, plaintext)."""
+    details = mesh.pod("details-v1")
+    out = mesh.lateen("exec", "deploy/curl-plain", "--", sys.executable, "-c", GET,
+                      f"http://{details['ip']}:9080/details/0", check=False)  # fmt: skip
+    return out.returncode == 0 and out.stdout.startswith("200")
+
+
+def _page_ok(mesh: Mesh) -> bool:
+    code, body = mesh.page()
+    return code == 200 and "Book Details" in body and "Error fetching" not in body
+
+
+@pytest.mark.parametrize(
+    "namespace", ["default", "istio-system"], ids=["namespace-strict", "mesh-wide-strict"]
+)
+def test_mtls_migration_strict_refuses_plaintext_clients(mesh: Mesh, namespace: str) -> None:
+    """Istio's mTLS migration task: STRICT for the namespace, then mesh-wide (root namespace):
+    the client without a sidecar fails, sidecar traffic (the page) keeps working; deleting the
+    policy brings PERMISSIVE back."""
+    policy = PEER_AUTH.format(namespace=namespace, mode="STRICT")
+    mesh.lateen("apply", "-f", "-", stdin=policy)
+    try:
+        wait_for(lambda: not _plain_call(mesh), timeout=30, interval=0.5, what="plaintext refused under STRICT")
+        assert all(_page_ok(mesh) for _ in range(5))
+    finally:
+        mesh.lateen("delete", "-f", "-", stdin=policy)
+    wait_for(lambda: _plain_call(mesh), timeout=30, interval=0.5, what="plaintext accepted again")
+
+
+def test_namespace_disable_turns_mtls_off(mesh: Mesh) -> None:
+    """DISABLE: the inbound side takes plaintext only and clients stop sending mTLS (the hop's
+    SNI disappears from the server's access log), while the page keeps working."""
+    policy = PEER_AUTH.format(namespace="default", mode="DISABLE")
+    mesh.lateen("apply", "-f", "-", stdin=policy)
+    try:
+        reviews = [p for p in mesh.status()["pods"] if p["name"].startswith("reviews-")]
+
+        def plaintext_hop() -> bool:
+            marker = f"disable-{time.monotonic_ns()}"
+            if not _page_ok(mesh):
+                return False
+            time.sleep(1.2)  # Envoy flushes access logs once a second
+            lines = [x for r in reviews for x in container_log(r).splitlines()[-20:] if "inbound|9080||" in x]
+            return bool(lines) and "outbound_.9080_._.reviews" not in lines[-1] and bool(marker)
+
+        wait_for(plaintext_hop, timeout=40, interval=0.5, what="the productpage -> reviews hop in plaintext")
+        assert _plain_call(mesh)
+    finally:
+        mesh.lateen("delete", "-f", "-", stdin=policy)

@@ -126,3 +126,78 @@ def test_inbound_tls_chain(metadata: str, tls_chains: int) -> None:
         chain.transport_socket.typed_config.Unpack(ctx)
         assert ctx.require_client_certificate.value
         assert [s.name for s in ctx.common_tls_context.tls_certificate_sds_secret_configs] == ["default"]
+
+
+def _pa(name: str, namespace: str, mode: str | None, selector: str = "", ports: str = "") -> str:
+    spec = []
+    if selector:
+        spec.append(f"selector: {{matchLabels: {selector}}}")
+    if mode:
+        spec.append(f"mtls: {{mode: {mode}}}")
+    if ports:
+        spec.append(f"portLevelMtls: {ports}")
+    body = "{" + ", ".join(spec) + "}"
+    return f"""
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {{name: {name}, namespace: {namespace}}}
+spec: {body}
+"""
+
+
+MESH_STRICT = _pa("default", "istio-system", "STRICT")
+NS_PERMISSIVE = _pa("default", "default", "PERMISSIVE")
+NS_DISABLE = _pa("default", "default", "DISABLE")
+NS_UNSET = _pa("default", "default", None)
+WL_STRICT = _pa("client", "default", "STRICT", "{app: client}")
+WL_OTHER = _pa("other", "default", "STRICT", "{app: other}")
+WL_PORT_DISABLE = _pa("client", "default", "STRICT", "{app: client}", "{8080: {mode: DISABLE}}")
+WL_PORT_UNSET = _pa("client", "default", None, "{app: client}", "{8080: {mode: UNSET}}")
+
+
+@pytest.mark.parametrize(
+    ("extra", "inbound", "catch_all_strict"),
+    [
+        ("", "PERMISSIVE", False),
+        (MESH_STRICT, "STRICT", True),
+        (MESH_STRICT + NS_PERMISSIVE, "PERMISSIVE", False),
+        (MESH_STRICT + NS_UNSET, "STRICT", True),
+        (NS_DISABLE, "DISABLE", False),
+        (NS_PERMISSIVE + WL_STRICT, "STRICT", True),
+        (MESH_STRICT + WL_OTHER + NS_DISABLE, "DISABLE", False),
+        (WL_PORT_DISABLE, "DISABLE", True),  # the workload is STRICT but for port 8080
+        (MESH_STRICT + WL_PORT_UNSET, "STRICT", True),
+    ],
+    ids=["default-permissive", "mesh-strict", "namespace-over-mesh", "unset-inherits", "namespace-disable",
+         "workload-over-namespace", "other-workload-ignored", "port-level", "port-unset-inherits"],
+)
+def test_peer_authentication_precedence(extra: str, inbound: str, catch_all_strict: bool) -> None:
+    """Istio's PeerAuthentication: workload (selector) > namespace > root namespace, portLevelMtls
+    for the port, UNSET inheriting; STRICT keeps only the TLS chain, DISABLE only plaintext."""
+    _, listeners = _build(SDS, "{}", extra)
+    lis = listeners["virtualInbound"]
+    port_chains = [c for c in lis.filter_chains if c.filter_chain_match.destination_port.value == 8080]
+    tls = [c for c in port_chains if c.filter_chain_match.transport_protocol == "tls"]
+    refused = [c for c in port_chains if c.name.endswith("-plaintext-refused")]
+    plain = [c for c in port_chains if not c.filter_chain_match.transport_protocol and c not in refused]
+    assert (bool(tls), bool(plain), bool(refused)) == {
+        "PERMISSIVE": (True, True, False),
+        "STRICT": (True, False, True),
+        "DISABLE": (False, True, False),
+    }[inbound]
+    # plaintext never reaches the passthrough under STRICT: the port's own chain refuses it,
+    # and a workload-wide STRICT makes the catch-all terminate mTLS too
+    assert lis.default_filter_chain.HasField("transport_socket") == catch_all_strict
+
+
+@pytest.mark.parametrize(
+    ("extra", "auto"),
+    [("", True), (NS_DISABLE, False), (MESH_STRICT + NS_DISABLE, False), (_pa("default", "istio-system", "DISABLE"), False),
+     (_pa("default", "istio-system", "DISABLE") + NS_PERMISSIVE, True), (WL_PORT_DISABLE, True)],
+    ids=["default", "namespace-disable", "namespace-over-mesh", "mesh-disable", "namespace-permissive-over-mesh",
+         "workload-level-not-inferred"],
+)
+def test_clients_call_a_disabled_namespace_in_plaintext(extra: str, auto: bool) -> None:
+    clusters, _ = _build(SDS, "{}", extra)
+    assert (len(clusters[API].transport_socket_matches) > 0) == auto

@@ -383,6 +383,9 @@ def _selects_on_labels(o: ConfigObject) -> bool:
     spec = o.spec
     if getattr(spec, "workload_selector", None) is not None:
         return True
+    selector = getattr(spec, "selector", None)  # PeerAuthentication
+    if o.kind == "PeerAuthentication" and selector is not None and selector.match_labels:
+        return True
     if o.kind == "VirtualService":
         return any(m.source_labels for h in spec.http for m in h.match) or any(
             m.source_labels for r in (*spec.tcp, *spec.tls) for m in r.match
@@ -470,7 +473,11 @@ def build_push_context(
         _services_by_host=freeze(services_by_host),
         _vs_by_gateway=freeze(vs_by_gateway),
         _instances_by_address=freeze(instances),
-        selects_on_labels=any(_selects_on_labels(o) for o in objs if o.group == _NETWORKING),
+        selects_on_labels=any(
+            _selects_on_labels(o)
+            for o in objs
+            if o.group == _NETWORKING or (o.group, o.kind) == ("security.istio.io", "PeerAuthentication")
+        ),
         _dr_local=dr_scopes(dr_local),
         _dr_exported=dr_scopes(dr_exported),
         _envoy_filter_patches=MappingProxyType(

@@ -7,7 +7,10 @@
   ALPN ``istio-peer-exchange``, ``istio``); every other endpoint in plaintext.
 * Inbound: each port gets a TLS filter chain (``transport_protocol: tls`` and an Istio ALPN,
   the cert ``default``, a client certificate required and checked against ``ROOTCA``) in
-  front of its plaintext chains: PERMISSIVE, Istio's default.
+  front of its plaintext chains: PERMISSIVE, Istio's default; STRICT keeps only the TLS
+  chain, DISABLE only the plaintext ones (PeerAuthentication: workload > namespace > root
+  namespace, ``portLevelMtls``, UNSET inheriting). A client calls a service in plaintext when
+  its namespace's (else the mesh's) PeerAuthentication is DISABLE.
 
 Both sides need the agent's SDS server: the proxy's node metadata ``LATEEN_SDS: "true"``
 (set by the agent's bootstrap when it has a CA). A proxy without it gets plaintext only.
@@ -15,15 +18,16 @@ Both sides need the agent's SDS server: the proxy's node metadata ``LATEEN_SDS: 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
 from google.protobuf import wrappers_pb2
 
+from lateen.api import ConfigObject
 from lateen.model._proxy import Proxy
 from lateen.model._push_context import PushContext
-from lateen.registry import Endpoint
+from lateen.registry import Endpoint, labels_match
 
 __all__ = [
     "ISTIO_MTLS_ALPNS",
@@ -31,8 +35,10 @@ __all__ = [
     "MtlsMode",
     "downstream_mtls_context",
     "inbound_mtls_mode",
+    "peer_authentication_mode",
     "sds_enabled",
     "service_account_sans",
+    "service_mtls_disabled",
     "spiffe_id",
 ]
 
@@ -66,13 +72,80 @@ def service_account_sans(trust_domain: str, endpoints: Iterable[Endpoint]) -> li
     )
 
 
-def inbound_mtls_mode(proxy: Proxy, push: PushContext, port: int) -> MtlsMode:
-    """The effective PeerAuthentication mode of the proxy's inbound ``port``.
+PEER_AUTHENTICATION = ("security.istio.io", "PeerAuthentication")
 
-    TODO(PeerAuthentication): workload > namespace > root namespace, ``portLevelMtls``,
-    UNSET inheriting. Until then the mesh default, PERMISSIVE (with SDS; without it the
-    proxy has no certificate and stays plaintext)."""
-    return "PERMISSIVE" if sds_enabled(proxy) else "DISABLE"
+
+def _peer_authentications(push: PushContext) -> list[ConfigObject]:
+    """Every PeerAuthentication, oldest first (Istio: the oldest wins among equals)."""
+    found = [o for o in push.configs if (o.group, o.kind) == PEER_AUTHENTICATION]
+    return sorted(found, key=lambda o: (o.meta.creation_timestamp, o.namespace, o.name))
+
+
+def _mode(policy: ConfigObject | None, port: int | None = None) -> str:
+    if policy is None:
+        return "UNSET"
+    spec = policy.spec
+    if port is not None and port in spec.port_level_mtls:
+        return str(spec.port_level_mtls[port].mode)
+    return str(spec.mtls.mode) if spec.mtls is not None else "UNSET"
+
+
+def _namespace_policies(push: PushContext, namespace: str) -> tuple[ConfigObject | None, ConfigObject | None]:
+    """The oldest selector-less PeerAuthentication of ``namespace`` and of the root namespace."""
+    root = push.mesh.root_namespace
+    ns_policy = mesh_policy = None
+    for pa in _peer_authentications(push):
+        sel = pa.spec.selector
+        if sel is not None and sel.match_labels:
+            continue
+        if pa.namespace == namespace and ns_policy is None:
+            ns_policy = pa
+        if pa.namespace == root and mesh_policy is None:
+            mesh_policy = pa
+    return ns_policy, mesh_policy
+
+
+def peer_authentication_mode(
+    push: PushContext, namespace: str, labels: Mapping[str, str], port: int
+) -> MtlsMode:
+    """Istio's effective PeerAuthentication mode for a workload's ``port``: the workload
+    policy (selector matching, oldest) with its ``portLevelMtls``, else the namespace policy,
+    else the root namespace's; ``UNSET`` inherits from the next level, PERMISSIVE last."""
+    workload = next(
+        (
+            pa
+            for pa in _peer_authentications(push)
+            if pa.namespace == namespace
+            and pa.spec.selector is not None
+            and pa.spec.selector.match_labels
+            and labels_match(pa.spec.selector.match_labels, labels)
+        ),
+        None,
+    )
+    ns_policy, mesh_policy = _namespace_policies(push, namespace)
+    for mode in (_mode(workload, port), _mode(ns_policy), _mode(mesh_policy)):
+        if mode in ("STRICT", "PERMISSIVE", "DISABLE"):
+            return mode  # type: ignore[return-value]
+    return "PERMISSIVE"
+
+
+def service_mtls_disabled(push: PushContext, namespace: str) -> bool:
+    """Istio's best-effort inference for clients (auto mTLS): a service whose namespace (else
+    the mesh) PeerAuthentication says DISABLE is called in plaintext. Workload-level policies
+    are not considered, as in Istio."""
+    ns_policy, mesh_policy = _namespace_policies(push, namespace)
+    for mode in (_mode(ns_policy), _mode(mesh_policy)):
+        if mode != "UNSET":
+            return mode == "DISABLE"
+    return False
+
+
+def inbound_mtls_mode(proxy: Proxy, push: PushContext, port: int) -> MtlsMode:
+    """The effective PeerAuthentication mode of the proxy's inbound ``port`` (see
+    :func:`peer_authentication_mode`). A proxy without SDS has no certificate: plaintext."""
+    if not sds_enabled(proxy):
+        return "DISABLE"
+    return peer_authentication_mode(push, proxy.namespace, proxy.labels, port)
 
 
 def downstream_mtls_context(http: bool) -> tls_pb2.DownstreamTlsContext:

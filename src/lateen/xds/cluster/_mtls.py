@@ -10,7 +10,12 @@ from envoy.config.cluster.v3 import cluster_pb2
 from envoy.extensions.transport_sockets.raw_buffer.v3 import raw_buffer_pb2
 
 from lateen.xds import names
-from lateen.xds._mtls import TLS_MODE_ISTIO, sds_enabled, service_account_sans
+from lateen.xds._mtls import (
+    TLS_MODE_ISTIO,
+    sds_enabled,
+    service_account_sans,
+    service_mtls_disabled,
+)
 from lateen.xds._util import pack, struct
 from lateen.xds.cluster._policy import (
     RAW_BUFFER_TRANSPORT_SOCKET,
@@ -35,6 +40,8 @@ def configure_auto_mtls(c: cluster_pb2.Cluster, ctx: OutboundClusterContext) -> 
     if ctx.service.mesh_external or c.HasField("transport_socket"):
         return
     if c.type == cluster_pb2.Cluster.ORIGINAL_DST:
+        return
+    if service_mtls_disabled(ctx.push, ctx.service.namespace):
         return
     host = ctx.service.hostname
     sans = service_account_sans(

@@ -47,7 +47,7 @@ from lateen.xds.listener._hcm import (
     HcmContext,
     build_hcm,
 )
-from lateen.xds.listener._mtls import tls_inspector, with_inbound_mtls
+from lateen.xds.listener._mtls import strict_passthrough, tls_inspector, with_inbound_mtls
 from lateen.xds.listener._sidecar_ingress import sidecar_ingress_listeners
 from lateen.xds.route._builder import inbound_route_configuration
 from lateen.xds.route._l4 import (
@@ -326,7 +326,8 @@ def virtual_inbound_listener(
             ],
         ),
     )
-    if tls:
+    strict_passthrough(proxy, push, lis.default_filter_chain)
+    if tls or lis.default_filter_chain.HasField("transport_socket"):
         lis.listener_filters.append(tls_inspector())
     if sniff:
         _enable_http_inspector(lis)
