@@ -61,7 +61,7 @@ def parse_cluster_name(name: str) -> tuple[str, int, str, str] | None:
 
 
 def listener_name(address: str, port: int) -> str:
-    """``0.0.0.0_9080`` / ``10.96.0.5_3306``."""
+    """``0.0.0.0_9080`` / ``198.19.0.5_3306``."""
     return f"{address}_{port}"
 
 

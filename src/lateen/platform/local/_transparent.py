@@ -54,7 +54,7 @@ PROXY_UID = 1337
 APP_UID = 1000
 POD_RANGE = ipaddress.IPv4Network("198.18.0.0/16")
 VIP_RANGE = ipaddress.IPv4Network("198.19.0.0/16")
-DNS_VIP = "198.19.0.10"  # the pods' nameserver (like kube-dns' 10.96.0.10); the agent answers
+DNS_VIP = "198.19.0.10"  # the pods' nameserver (the cluster DNS VIP); the agent answers
 RECORD = "network.json"
 PODEXEC = Path(__file__).with_name("_podexec.py")
 
