@@ -29,6 +29,7 @@ __all__ = [
     "latency_summary",
     "percentile",
     "percentile_curve",
+    "ratio",
     "run_open_loop",
     "start_server",
 ]
@@ -37,6 +38,11 @@ __all__ = [
 CURVE_PERCENTILES: tuple[float, ...] = (
     0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99,
 )  # fmt: skip
+
+
+def ratio(a: float | None, b: float | None, digits: int = 3) -> float | None:
+    """``a / b`` rounded, None when either is missing or ``b`` is not positive."""
+    return None if a is None or b is None or b <= 0 else round(a / b, digits)
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:

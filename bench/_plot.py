@@ -13,10 +13,11 @@ out of the curve (the tables give it).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["percentile_position", "write_percentile_png"]
+__all__ = ["connection_panels", "percentile_position", "write_percentile_png"]
 
 TICKS = ((0.0, "p0"), (50.0, "p50"), (90.0, "p90"), (99.0, "p99"), (99.9, "p99.9"), (99.99, "p99.99"))  # fmt: skip
 
@@ -54,3 +55,15 @@ def write_percentile_png(spec: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def connection_panels(cells: list[dict[str, Any]], connections: Sequence[int], title: str) -> dict[str, Any]:
+    """A plot spec with one panel per connection count: each path's percentile curve."""
+    panels = [
+        {
+            "title": f"{conns} connection(s)",
+            "series": {c["path"]: c["curve"] for c in cells if c["connections"] == conns},
+        }
+        for conns in connections
+    ]
+    return {"title": title, "panels": panels}

@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench._loadgen import latency_summary, percentile_curve
+from bench._loadgen import latency_summary, percentile_curve, ratio
+from bench._plot import connection_panels
 from bench._podload import (
     APP_PORT,
     HOST,
@@ -108,9 +109,6 @@ def _sidecar_counts(mesh: Mesh, pods: list[dict[str, Any]], marker: str) -> dict
         out[role] = sum(1 for line in log.splitlines() if cluster in line and marker in line)
     return out
 
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None or b <= 0 else round(a / b, 3)
 
 
 def measure(p: Params) -> dict[str, Any]:
@@ -209,8 +207,8 @@ def _cells(
             else round(lat[f"{k}_ms"] - base[f"{k}_ms"], 3)
             for k in PERCENTILES
         }  # fmt: skip
-        c["ratio_to_no_mesh"] = {k: _ratio(lat[f"{k}_ms"], base[f"{k}_ms"]) for k in PERCENTILES}
-        c["ratio_to_explicit"] = {k: _ratio(lat[f"{k}_ms"], expl[f"{k}_ms"]) for k in PERCENTILES}
+        c["ratio_to_no_mesh"] = {k: ratio(lat[f"{k}_ms"], base[f"{k}_ms"]) for k in PERCENTILES}
+        c["ratio_to_explicit"] = {k: ratio(lat[f"{k}_ms"], expl[f"{k}_ms"]) for k in PERCENTILES}
     return cells
 
 
@@ -251,16 +249,6 @@ def _table(cells: list[dict[str, Any]], p: Params) -> dict[str, Any]:
     }
 
 
-def _plot(cells: list[dict[str, Any]], p: Params) -> dict[str, Any]:
-    panels = [
-        {
-            "title": f"{conns} connection(s)",
-            "series": {c["path"]: c["curve"] for c in cells if c["connections"] == conns},
-        }
-        for conns in p.connections
-    ]
-    return {"title": f"capture-latency: {p.rate:.0f} rps, 1 KB, open loop", "panels": panels}
-
 
 def run(quick: bool) -> dict[str, Any]:
     p = QUICK if quick else FULL
@@ -298,5 +286,5 @@ def run(quick: bool) -> dict[str, Any]:
         "notes": notes,
         **res,
         "table": _table(res["cells"], p),
-        "plot": _plot(res["cells"], p),
+        "plot": connection_panels(res["cells"], p.connections, f"capture-latency: {p.rate:.0f} rps, 1 KB, open loop"),
     }

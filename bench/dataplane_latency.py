@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench._loadgen import latency_summary, percentile_curve, run_open_loop
+from bench._loadgen import latency_summary, percentile_curve, ratio, run_open_loop
+from bench._plot import connection_panels
 from bench._testbed import PATHS, testbed
 
 __all__ = ["ISTIO_ANCHOR", "Params", "run"]
@@ -48,9 +49,6 @@ def _added(cell: dict[str, Any], base: dict[str, Any], key: str) -> float | None
     a, b = cell["latency"].get(key), base["latency"].get(key)
     return None if a is None or b is None else round(a - b, 3)
 
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None or b <= 0 else round(a / b, 2)
 
 
 def measure(p: Params) -> dict[str, Any]:
@@ -107,7 +105,7 @@ def measure(p: Params) -> dict[str, Any]:
         base, limit = by[(c["connections"], "no-mesh")], by[(c["connections"], "limit")]
         c["added_ms"] = {k: _added(c, base, f"{k}_ms") for k in ("p50", "p90", "p99")}
         c["ratio_to_limit"] = {
-            k: _ratio(c["latency"][f"{k}_ms"], limit["latency"][f"{k}_ms"])
+            k: ratio(c["latency"][f"{k}_ms"], limit["latency"][f"{k}_ms"], 2)
             for k in ("p50", "p90", "p99")
         }
     return {"cells": cells, "setup_s": setup_s, "wall_s": round(time.monotonic() - started, 1)}
@@ -150,16 +148,6 @@ def _table(cells: list[dict[str, Any]], p: Params) -> dict[str, Any]:
     }
 
 
-def _plot(cells: list[dict[str, Any]], p: Params) -> dict[str, Any]:
-    panels = [
-        {
-            "title": f"{conns} connection(s)",
-            "series": {c["path"]: c["curve"] for c in cells if c["connections"] == conns},
-        }
-        for conns in p.connections
-    ]
-    return {"title": f"dataplane-latency: {p.rate:.0f} rps, 1 KB, open loop", "panels": panels}
-
 
 def run(quick: bool) -> dict[str, Any]:
     p = QUICK if quick else FULL
@@ -179,5 +167,5 @@ def run(quick: bool) -> dict[str, Any]:
         "status": "ok" if failed == 0 else "incomplete",
         **res,
         "table": _table(res["cells"], p),
-        "plot": _plot(res["cells"], p),
+        "plot": connection_panels(res["cells"], p.connections, f"dataplane-latency: {p.rate:.0f} rps, 1 KB, open loop"),
     }

@@ -91,8 +91,8 @@ def _service_docs(service: int) -> tuple[str, str]:
 
 
 def _write_config(root: Path, services: int, sidecar: bool) -> None:
-    for ns in range(NAMESPACES):
-        (root / f"ns-{ns}").mkdir(parents=True, exist_ok=True)
+    for i in range(NAMESPACES):
+        (root / f"ns-{i}").mkdir(parents=True, exist_ok=True)
     for s in range(services):
         ns, name = _names(s)
         svc, eps = _service_docs(s)

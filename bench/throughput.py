@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench._loadgen import ratio
 from bench._procs import cpu_seconds
 from bench._testbed import PATHS, Testbed, testbed
 
@@ -92,9 +93,6 @@ def _wrk(bed: Testbed, path: str, p: Params) -> dict[str, Any]:
     return out
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None or b <= 0 else round(a / b, 3)
-
 
 def measure(p: Params) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {path: [] for path in PATHS}
@@ -123,9 +121,9 @@ def measure(p: Params) -> dict[str, Any]:
         }
     rps = {k: v["rps"] for k, v in paths.items()}
     ratios = {
-        "lateen_over_no_mesh": _ratio(rps["lateen"], rps["no-mesh"]),
-        "limit_over_no_mesh": _ratio(rps["limit"], rps["no-mesh"]),
-        "lateen_over_limit": _ratio(rps["lateen"], rps["limit"]),
+        "lateen_over_no_mesh": ratio(rps["lateen"], rps["no-mesh"]),
+        "limit_over_no_mesh": ratio(rps["limit"], rps["no-mesh"]),
+        "lateen_over_limit": ratio(rps["lateen"], rps["limit"]),
     }
     return {"paths": paths, "ratios": ratios, "wall_s": round(time.monotonic() - started, 1)}
 
@@ -138,7 +136,7 @@ def _table(res: dict[str, Any], p: Params) -> dict[str, Any]:
     for path, v in res["paths"].items():
         cpu = " + ".join(f"{c:g}" for c in v["envoy_cpu_ms_per_1000_req"].values() if c is not None)
         rows.append([path, v["rps"], " / ".join(f"{x:,.0f}" for x in v["rounds_rps"]),
-                     _ratio(v["rps"], nm), _ratio(v["rps"], lim), cpu or "-",
+                     ratio(v["rps"], nm), ratio(v["rps"], lim), cpu or "-",
                      v["non_2xx"] + v["socket_errors"]])  # fmt: skip
     return {
         "title": f"throughput: wrk -t{p.threads} -c{p.connections} -d{p.duration_s}s, "
