@@ -27,6 +27,7 @@ __all__ = [
     "comm",
     "cpu_seconds",
     "envoy_child",
+    "pss_mb",
     "rss_mb",
 ]
 
@@ -61,17 +62,29 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def rss_mb(pid: int, key: str = "VmRSS") -> float | None:
-    """``VmRSS`` (or another ``/proc/PID/status`` field in kB, e.g. ``RssAnon``: private
-    memory, without the mapped binary and libraries) of the process in MiB."""
+def _proc_kb(path: str, key: str) -> int | None:
+    """A ``key: N kB`` field of a /proc file."""
     try:
-        text = Path(f"/proc/{pid}/status").read_text()
+        text = Path(path).read_text()
     except OSError:
         return None
     for line in text.splitlines():
         if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024
+            return int(line.split()[1])
     return None
+
+
+def rss_mb(pid: int, key: str = "VmRSS") -> float | None:
+    """``VmRSS`` (or another ``/proc/PID/status`` field in kB, e.g. ``RssAnon``: private
+    memory, without the mapped binary and libraries) of the process in MiB."""
+    kb = _proc_kb(f"/proc/{pid}/status", key)
+    return None if kb is None else kb / 1024
+
+
+def pss_mb(pid: int) -> float | None:
+    """The process's proportional set size (shared pages split between their users), MiB."""
+    kb = _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss")
+    return None if kb is None else kb / 1024
 
 
 def bound_blocks() -> set[int]:

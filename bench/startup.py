@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench._procs import children, comm
+from bench._procs import bound_blocks, children, comm, cpu_seconds, pss_mb, rss_mb
 from lateen.platform.local import StateDir, loopback_block, proc_start_time
 from lateen.testing.procs import free_port
 
@@ -102,27 +102,6 @@ FULL = Params(
 # -- /proc -------------------------------------------------------------------------------------
 
 
-def _proc_kb(path: str, key: str) -> int | None:
-    try:
-        text = Path(path).read_text()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return None
-
-
-def rss_mb(pid: int, key: str = "VmRSS") -> float | None:
-    kb = _proc_kb(f"/proc/{pid}/status", key)
-    return None if kb is None else kb / 1024
-
-
-def pss_mb(pid: int) -> float | None:
-    kb = _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss")
-    return None if kb is None else kb / 1024
-
-
 def envoy_child(agent_pid: int) -> int | None:
     kids = children(agent_pid)
     envoys = [k for k in kids if "envoy" in comm(k)] or kids
@@ -130,12 +109,9 @@ def envoy_child(agent_pid: int) -> int | None:
 
 
 def cpu_ms(pid: int) -> float | None:
-    """User + system CPU time the process has used so far (``/proc/PID/stat``, 10 ms ticks)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time the process has used so far, in ms."""
+    seconds = cpu_seconds(pid)
+    return None if seconds is None else seconds * 1000
 
 
 def cpu_jiffies() -> tuple[int, int]:
@@ -169,24 +145,9 @@ def background_processes() -> dict[str, int]:
     return out
 
 
-def _bound_blocks() -> set[int]:
-    """Second octets of every 127.0.0.0/8 address some IPv4 socket is bound to."""
-    out: set[int] = set()
-    for table in ("tcp", "udp"):
-        try:
-            lines = Path(f"/proc/net/{table}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            addr = int(line.split()[1].split(":")[0], 16)  # little-endian IPv4
-            if addr & 0xFF == 127:
-                out.add(addr >> 8 & 0xFF)
-    return out
-
-
 def pick_block(rng: random.Random) -> int:
     """A random even X in 100..198 with nothing bound on 127.X.0.0/16 nor 127.(X+1).0.0/16."""
-    bound = _bound_blocks()
+    bound = bound_blocks()
     free = [x for x in range(100, 199, 2) if x not in bound and x + 1 not in bound]
     if not free:
         raise RuntimeError("every 127.X.0.0/16 block (X even, 100..198) has a bound socket")
@@ -544,7 +505,7 @@ def _lateen(*args: str, timeout: float) -> tuple[subprocess.CompletedProcess[str
 
 def _state_dir(tmp: Path, rng: random.Random) -> Path:
     """A fresh state directory whose loopback block (chosen by lateen from its path) is free."""
-    bound = _bound_blocks()
+    bound = bound_blocks()
     for k in range(50):
         state = (tmp / f"state-{k}-{rng.randrange(10**6)}").absolute()
         b = loopback_block(str(state))
