@@ -59,18 +59,6 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-class _Proc:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self._proc = proc
-
-    @property
-    def pid(self) -> int:
-        return self._proc.pid
-
-    async def wait(self) -> int:
-        return await self._proc.wait()
-
-
 class AsyncioSpawner:
     async def spawn(
         self, argv: Sequence[str], env: Mapping[str, str], cwd: str, log_path: Path
@@ -87,7 +75,7 @@ class AsyncioSpawner:
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
-        return _Proc(proc)
+        return proc  # asyncio's Process is a Running
 
 
 @dataclass(slots=True)
