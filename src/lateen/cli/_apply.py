@@ -67,20 +67,32 @@ def _print_results(result: dict[str, Any], suffix: str = "") -> None:
         print(f"{_plural(r['kind'], r['group'])}/{r['name']}{f' ({ns})' if ns else ''} {r['action']}{suffix}")
 
 
-def run(args: argparse.Namespace) -> int:
+def _send(args: argparse.Namespace, delete: bool) -> tuple[int, dict[str, Any]] | None:
+    """Read ``-f`` and send it to the running mesh: (status, result), None when either failed."""
     from lateen.cli._common import connect_or_fail
 
     docs = _documents(args.filename)
     if docs is None:
-        return 1
+        return None
     conn = connect_or_fail(args)
     if conn is None:
-        return 1
+        return None
     client, _ = conn
-    status, result = client.apply(docs, dry_run=args.dry_run)
+    return client.delete(docs) if delete else client.apply(docs, dry_run=args.dry_run)
+
+
+def _errors(result: dict[str, Any]) -> None:
+    for e in result.get("errors") or [str(result)]:
+        print(f"error: {e}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    sent = _send(args, delete=False)
+    if sent is None:
+        return 1
+    status, result = sent
     if status != 200:
-        for e in result.get("errors") or [str(result)]:
-            print(f"error: {e}", file=sys.stderr)
+        _errors(result)
         print("nothing was applied", file=sys.stderr)
         return 1
     _print_results(result, " (dry run)" if args.dry_run else "")
@@ -88,19 +100,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_delete(args: argparse.Namespace) -> int:
-    from lateen.cli._common import connect_or_fail
-
-    docs = _documents(args.filename)
-    if docs is None:
+    sent = _send(args, delete=True)
+    if sent is None:
         return 1
-    conn = connect_or_fail(args)
-    if conn is None:
-        return 1
-    client, _ = conn
-    status, result = client.delete(docs)
+    status, result = sent
     if status != 200:
-        for e in result.get("errors") or [str(result)]:
-            print(f"error: {e}", file=sys.stderr)
+        _errors(result)
         return 1
     _print_results(result)
     missing = [r for r in result.get("results") or [] if r.get("action") != "deleted"]

@@ -302,6 +302,23 @@ def _se_address(value: str) -> str:
     return value
 
 
+def _selected_workload_entries(
+    svc: Service, selector: Mapping[str, str], workload_entries: Iterable[ConfigObject]
+) -> list[Endpoint]:
+    """Endpoints of the WorkloadEntries in the service's namespace whose labels ``selector``
+    matches (a ServiceEntry's ``workloadSelector``, a Kubernetes Service's ``selector``)."""
+    eps: list[Endpoint] = []
+    for weo in workload_entries:
+        labels = {**weo.meta.labels, **weo.spec.labels}
+        if weo.namespace == svc.namespace and labels_match(selector, labels):
+            eps.extend(
+                _workload_entry_endpoints(
+                    svc, weo.spec.address, weo.spec, weo.name, weo.namespace, weo.meta.labels
+                )
+            )
+    return eps
+
+
 def _workload_entry_endpoints(
     svc: Service,
     address: str,
@@ -385,19 +402,7 @@ def _service_entry(
                 )
             )
         if selector is not None:
-            for weo in workload_entries:
-                labels = {**weo.meta.labels, **weo.spec.labels}
-                if weo.namespace == obj.namespace and labels_match(selector, labels):
-                    eps.extend(
-                        _workload_entry_endpoints(
-                            svc,
-                            weo.spec.address,
-                            weo.spec,
-                            weo.name,
-                            weo.namespace,
-                            weo.meta.labels,
-                        )
-                    )
+            eps.extend(_selected_workload_entries(svc, selector, workload_entries))
             eps.extend(endpoints_from_pods(svc, pods))
         if (
             not eps
@@ -487,19 +492,7 @@ def build_registry(
             else:
                 eps = endpoints_from_pods(svc, all_pods)
                 if svc.selector:
-                    for weo in workload_entries:
-                        labels = {**weo.meta.labels, **weo.spec.labels}
-                        if weo.namespace == svc.namespace and labels_match(svc.selector, labels):
-                            eps.extend(
-                                _workload_entry_endpoints(
-                                    svc,
-                                    weo.spec.address,
-                                    weo.spec,
-                                    weo.name,
-                                    weo.namespace,
-                                    weo.meta.labels,
-                                )
-                            )
+                    eps.extend(_selected_workload_entries(svc, svc.selector, workload_entries))
             services.append(svc)
             endpoints[(svc.hostname, svc.namespace)] = tuple(sorted(eps, key=_sort_key))
         elif o.group == _NETWORKING and o.kind == "ServiceEntry":
