@@ -19,7 +19,6 @@ from envoy.config.listener.v3 import listener_components_pb2 as lc
 from envoy.config.listener.v3 import listener_pb2
 from envoy.extensions.filters.listener.http_inspector.v3 import http_inspector_pb2
 from envoy.extensions.filters.listener.original_dst.v3 import original_dst_pb2
-from envoy.extensions.filters.listener.tls_inspector.v3 import tls_inspector_pb2
 from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
 from google.protobuf import wrappers_pb2
 
@@ -215,9 +214,7 @@ def _outbound_listener(
     else:
         lis.filter_chains.extend(tcp_chains)
         if _needs_tls_inspector(tcp_chains):
-            lis.listener_filters.append(
-                _listener_filter(TLS_INSPECTOR_FILTER, tls_inspector_pb2.TlsInspector())
-            )
+            lis.listener_filters.append(tls_inspector())
     return lis
 
 

@@ -24,7 +24,6 @@ from typing import Any
 from envoy.config.core.v3 import base_pb2
 from envoy.config.listener.v3 import listener_components_pb2 as lc
 from envoy.config.listener.v3 import listener_pb2
-from envoy.extensions.filters.listener.tls_inspector.v3 import tls_inspector_pb2
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, tls_pb2
 from envoy.type.matcher.v3 import string_pb2
 from google.protobuf import wrappers_pb2
@@ -41,10 +40,8 @@ from lateen.xds._scope import (
 )
 from lateen.xds._util import pack, socket_address
 from lateen.xds.listener._builder import (
-    TLS_INSPECTOR_FILTER,
     _hcm_filter,
     _l4_chain,
-    _listener_filter,
 )
 from lateen.xds.listener._hcm import (
     DEFAULT_HCM_CONFIGURERS,
@@ -52,6 +49,7 @@ from lateen.xds.listener._hcm import (
     HcmConfigurer,
     HcmContext,
 )
+from lateen.xds.listener._mtls import tls_inspector
 from lateen.xds.route._l4 import gateway_tcp_route, gateway_tls_routes
 
 __all__ = [
@@ -230,9 +228,7 @@ def _gateway_listener(
         c.filter_chain_match.server_names or c.HasField("transport_socket")
         for c in lis.filter_chains
     ):
-        lis.listener_filters.append(
-            _listener_filter(TLS_INSPECTOR_FILTER, tls_inspector_pb2.TlsInspector())
-        )
+        lis.listener_filters.append(tls_inspector())
     return lis
 
 
