@@ -29,10 +29,10 @@ from typing import Any
 from bench._xds_sim import Memo, SimProxy, Watch, cancel_all, open_channels
 from lateen.api import load_yaml
 from lateen.model import Proxy, ProxyType, build_push_context
+from lateen.protos.nds import NAME_TABLE_TYPE
 from lateen.testing.procs import Processes, free_port, http_get, wait_for
 from lateen.xds import default_generators
 from lateen.xds.names import CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE
-from lateen.xds.nds._proto import NAME_TABLE_TYPE
 
 __all__ = ["Params", "run"]
 

@@ -32,10 +32,10 @@ from lateen.agent._dns import (
 from lateen.agent._nds import NdsClient
 from lateen.api import load_yaml
 from lateen.model import MeshConfig, PushRequest, build_push_context
+from lateen.protos.nds import NameInfo
 from lateen.server import XdsServer
 from lateen.testing.procs import free_port
 from lateen.xds import default_generators
-from lateen.xds.nds import NameInfo
 
 K8S = "Kubernetes"
 EXT = "External"

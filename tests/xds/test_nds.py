@@ -120,7 +120,7 @@ def test_round_trip_keeps_every_field() -> None:
 
 def test_agent_can_import_the_schema_without_the_control_plane_model() -> None:
     code = (
-        "import sys, lateen.agent._dns, lateen.xds.nds\n"
+        "import sys, lateen.agent._dns, lateen.protos.nds, lateen.xds.nds\n"
         "bad = [m for m in sys.modules if m.startswith(('lateen.model', 'lateen.registry', "
         "'lateen.api', 'pydantic', 'dns', 'grpc'))]\n"
         "assert not bad, bad\n"

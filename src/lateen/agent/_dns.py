@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     import dns.message
 
-    from lateen.xds.nds import NameInfo
+    from lateen.protos.nds import NameInfo
 
 __all__ = [
     "DEFAULT_DNS_PORT",
@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 DEFAULT_DNS_PORT = 15053
 DEFAULT_RESOLV_CONF = Path("/etc/resolv.conf")
 DNS_TTL = 30  # seconds, as Istio: clients that honour the TTL see a new VIP soon
-_KUBERNETES = "Kubernetes"  # lateen.xds.nds.REGISTRY_KUBERNETES
+_KUBERNETES = "Kubernetes"  # lateen.protos.nds.REGISTRY_KUBERNETES
 
 
 # -- the table ---------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from google.protobuf import struct_pb2
 from google.protobuf.json_format import ParseDict
 from google.rpc import status_pb2  # type: ignore[import-untyped]
 
-from lateen.xds.nds import NAME_TABLE_TYPE, NameInfo, name_table_class, name_table_from_message
+from lateen.protos.nds import NAME_TABLE_TYPE, NameInfo, name_table_class, name_table_from_message
 
 __all__ = ["NdsClient"]
 

@@ -1,11 +1,9 @@
 """NDS: the name table the agent's DNS proxy answers from (Istio's ``NameTable`` over ADS).
 
-Importing this package loads protobuf only (no control-plane model), so the agent can use
-the wire schema too."""
+The wire schema is :mod:`lateen.protos.nds`, which the agent reads the table with; importing this
+package still loads protobuf only (the model is imported lazily)."""
 
-from lateen.xds.nds._builder import build_name_table
-from lateen.xds.nds._generator import NDS_SKIPPED_KINDS, NameTableGenerator
-from lateen.xds.nds._proto import (
+from lateen.protos.nds import (
     NAME_TABLE_TYPE,
     REGISTRY_EXTERNAL,
     REGISTRY_KUBERNETES,
@@ -14,6 +12,8 @@ from lateen.xds.nds._proto import (
     name_table_from_message,
     name_table_message,
 )
+from lateen.xds.nds._builder import build_name_table
+from lateen.xds.nds._generator import NDS_SKIPPED_KINDS, NameTableGenerator
 
 __all__ = [
     "NAME_TABLE_TYPE",

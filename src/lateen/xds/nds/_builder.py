@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING
 
-from lateen.xds.nds._proto import REGISTRY_KUBERNETES, NameInfo
+from lateen.protos.nds import REGISTRY_KUBERNETES, NameInfo
 
 if TYPE_CHECKING:
     from lateen.model import Proxy, PushContext

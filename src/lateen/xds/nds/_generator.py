@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
+from lateen.protos.nds import NAME_TABLE_TYPE, name_table_message
 from lateen.xds._generator import Resource
 from lateen.xds.nds._builder import build_name_table
-from lateen.xds.nds._proto import NAME_TABLE_TYPE, name_table_message
 
 if TYPE_CHECKING:
     from lateen.model import PushContext, PushRequest
