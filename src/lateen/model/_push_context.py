@@ -106,6 +106,7 @@ class PushContext:
     sidecars: tuple[ConfigObject, ...] = ()
     envoy_filters: tuple[ConfigObject, ...] = ()
     service_entries: tuple[ConfigObject, ...] = ()
+    peer_authentications: tuple[ConfigObject, ...] = ()  # oldest first
     configs: tuple[ConfigObject, ...] = ()  # every Istio config object of the push
     _services_by_host: Mapping[str, tuple[Service, ...]] = field(
         default_factory=lambda: MappingProxyType({})
@@ -469,6 +470,12 @@ def build_push_context(
         sidecars=tuple(by_kind["Sidecar"]),
         envoy_filters=tuple(by_kind["EnvoyFilter"]),
         service_entries=tuple(by_kind["ServiceEntry"]),
+        peer_authentications=tuple(
+            sorted(
+                (o for o in objs if (o.group, o.kind) == ("security.istio.io", "PeerAuthentication")),
+                key=_order,
+            )
+        ),
         configs=tuple(all_istio),
         _services_by_host=freeze(services_by_host),
         _vs_by_gateway=freeze(vs_by_gateway),

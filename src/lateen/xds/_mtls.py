@@ -72,15 +72,6 @@ def service_account_sans(trust_domain: str, endpoints: Iterable[Endpoint]) -> li
     )
 
 
-PEER_AUTHENTICATION = ("security.istio.io", "PeerAuthentication")
-
-
-def _peer_authentications(push: PushContext) -> list[ConfigObject]:
-    """Every PeerAuthentication, oldest first (Istio: the oldest wins among equals)."""
-    found = [o for o in push.configs if (o.group, o.kind) == PEER_AUTHENTICATION]
-    return sorted(found, key=lambda o: (o.meta.creation_timestamp, o.namespace, o.name))
-
-
 def _mode(policy: ConfigObject | None, port: int | None = None) -> str:
     if policy is None:
         return "UNSET"
@@ -94,7 +85,7 @@ def _namespace_policies(push: PushContext, namespace: str) -> tuple[ConfigObject
     """The oldest selector-less PeerAuthentication of ``namespace`` and of the root namespace."""
     root = push.mesh.root_namespace
     ns_policy = mesh_policy = None
-    for pa in _peer_authentications(push):
+    for pa in push.peer_authentications:
         sel = pa.spec.selector
         if sel is not None and sel.match_labels:
             continue
@@ -114,7 +105,7 @@ def peer_authentication_mode(
     workload = next(
         (
             pa
-            for pa in _peer_authentications(push)
+            for pa in push.peer_authentications
             if pa.namespace == namespace
             and pa.spec.selector is not None
             and pa.spec.selector.match_labels
