@@ -18,9 +18,7 @@ pod's apps do."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import time
 import urllib.error
@@ -35,8 +33,7 @@ from typing import Any
 
 import pytest
 
-from lateen.platform.local import StateDir, proc_start_time
-from lateen.testing.localmesh import run_lateen
+from lateen.testing.localmesh import run_lateen, stop_mesh
 from lateen.testing.procs import free_port, http_get, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -119,10 +116,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
         print(f"lateen up -> all ready in {time.monotonic() - started:.1f}s")
         yield m
     finally:
-        m.lateen("down", "--force", check=False)
-        for rec in StateDir(m.state).read_processes():
-            if proc_start_time(rec.pid) == rec.start_time:
-                os.killpg(rec.pid, signal.SIGKILL)
+        stop_mesh(m.state)
 
 
 def _served_by(mesh: Mesh, client: str, url: str, n: int, **headers: str) -> Counter[str]:

@@ -6,17 +6,16 @@ egress-gateway task sends the same requests through an egress gateway."""
 
 from __future__ import annotations
 
-import os
-import signal
+import contextlib
 import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from lateen.platform.local import StateDir, proc_start_time
-from lateen.testing.localmesh import ROOT, Mesh, container_log
-from lateen.testing.procs import Processes, free_port, wait_for
+from lateen.platform.local import StateDir
+from lateen.testing.localmesh import ROOT, Mesh, container_log, mesh_up
+from lateen.testing.procs import Processes, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -108,13 +107,8 @@ def egress(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Egress]:
         f"- {ROOT / 'samples' / 'egress' / 'egressgateway.yaml'}\n"
     )
     state = tmp_path_factory.mktemp("egress") / ".lateen"
-    port = free_port()
-    mesh = Mesh(state, f"http://127.0.0.1:{port}", port, "transparent")
     procs = Processes(tmp_path_factory.mktemp("egress-logs"))
-    up = mesh.lateen("up", str(src), "-d", "--mode", "transparent", "--ingress-port", str(port),
-                     "--timeout", "90", check=False)  # fmt: skip
-    try:
-        assert up.returncode == 0, f"lateen up failed:\n{up.stdout}\n{up.stderr}"
+    with mesh_up(state, src, "transparent") as mesh, contextlib.closing(procs):
         info = StateDir(state).read_runtime()
         assert info is not None
         external = info.control_plane_ip  # the host's address on the pod bridge
@@ -123,12 +117,6 @@ def egress(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Egress]:
                     env={"LISTEN_ADDRESS": external})  # fmt: skip
         wait_for(lambda: _listening(external), timeout=20, what="the external httpbin")
         yield Egress(mesh, external)
-    finally:
-        procs.close()
-        mesh.lateen("down", "--force", check=False)
-        for rec in StateDir(state).read_processes():
-            if proc_start_time(rec.pid) == rec.start_time:
-                os.killpg(rec.pid, signal.SIGKILL)
 
 
 def _listening(address: str) -> bool:

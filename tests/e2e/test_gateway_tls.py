@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import shutil
-import signal
 import socket
 import ssl
 import stat
@@ -31,8 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from lateen.platform.local import StateDir, proc_start_time
-from lateen.testing.localmesh import ROOT, Mesh
+from lateen.testing.localmesh import ROOT, Mesh, mesh_up
 from lateen.testing.procs import free_port, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -275,20 +272,11 @@ def mesh(tmp_path_factory: pytest.TempPathFactory, certs: Path) -> Iterator[Mesh
     (src / "app.yaml").write_text("\n---\n".join(json.dumps(d) for d in _docs(certs)))
     httpbin = ROOT / "samples" / "httpbin" / "httpbin.yaml"
     (src / "kustomization.yaml").write_text(f"resources:\n- {httpbin}\n- app.yaml\n")
-    state = tmp_path_factory.mktemp("gateway") / ".lateen"
-    port, tls_port = free_port(), free_port()
-    m = Mesh(state, f"http://127.0.0.1:{port}", port, "transparent")
-    m.tls_port = tls_port  # type: ignore[attr-defined]
-    up = m.lateen("up", str(src), "-d", "--mode", "transparent", "--ingress-port", str(port),
-                  "--ingress-tls-port", str(tls_port), "--timeout", "90", check=False)  # fmt: skip
-    try:
-        assert up.returncode == 0, f"lateen up failed:\n{up.stdout}\n{up.stderr}"
+    tls_port = free_port()
+    with mesh_up(tmp_path_factory.mktemp("gateway") / ".lateen", src, "transparent",
+                 args=("--ingress-tls-port", str(tls_port))) as m:  # fmt: skip
+        m.tls_port = tls_port  # type: ignore[attr-defined]
         yield m
-    finally:
-        m.lateen("down", "--force", check=False)
-        for rec in StateDir(state).read_processes():
-            if proc_start_time(rec.pid) == rec.start_time:
-                os.killpg(rec.pid, signal.SIGKILL)
 
 
 def _context(certs: Path, client: bool = False) -> ssl.SSLContext:

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from lateen.platform.local import StateDir, proc_start_time
-from lateen.testing.localmesh import Mesh, assert_no_network_left
-from lateen.testing.procs import free_port, wait_for
+from lateen.testing.localmesh import Mesh, assert_no_network_left, mesh_up
+from lateen.testing.procs import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -55,23 +55,12 @@ def _converged(mesh: Mesh, want: str, n: int = 10) -> bool:
 @pytest.fixture(scope="module", params=["explicit", "transparent"])
 def mesh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     mode = str(request.param)
-    state = tmp_path_factory.mktemp(f"bookinfo-{mode}") / ".lateen"
-    port = free_port()
-    m = Mesh(state, f"http://127.0.0.1:{port}", port, mode)
     started = time.monotonic()
-    up = m.lateen("up", str(BOOKINFO), "-d", "--mode", mode, "--ingress-port", str(port), "--timeout", "90",
-                  check=False)
-    try:
-        assert up.returncode == 0, f"lateen up failed:\n{up.stdout}\n{up.stderr}"
-        assert up.stdout.strip().endswith(m.url), up.stdout
+    # the teardown test checks cleanliness; leaving the block is the safety net
+    with mesh_up(tmp_path_factory.mktemp(f"bookinfo-{mode}") / ".lateen", BOOKINFO, mode) as m:
+        assert m.up_stdout.strip().endswith(m.url), m.up_stdout
         print(f"lateen up ({mode}) -> all ready in {time.monotonic() - started:.1f}s")
         yield m
-    finally:
-        m.lateen("down", "--force", check=False)
-        # the teardown test checks cleanliness; this is the safety net
-        for rec in StateDir(state).read_processes():
-            if proc_start_time(rec.pid) == rec.start_time:
-                os.killpg(rec.pid, signal.SIGKILL)
 
 
 def test_productpage_through_the_ingress_gateway(mesh: Mesh):

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -20,10 +18,9 @@ import pytest
 from cryptography import x509
 
 from lateen.cli._common import fetch_admin_json
-from lateen.platform.local import StateDir, proc_start_time
 from lateen.security import uri_sans
-from lateen.testing.localmesh import ROOT, Mesh, container_log
-from lateen.testing.procs import free_port, wait_for
+from lateen.testing.localmesh import ROOT, Mesh, container_log, mesh_up
+from lateen.testing.procs import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -63,19 +60,8 @@ def mesh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     bookinfo = ROOT / "samples" / "bookinfo" / "platform" / "bookinfo.yaml"
     gateway = ROOT / "samples" / "bookinfo" / "networking" / "bookinfo-gateway.yaml"
     (src / "kustomization.yaml").write_text(f"resources:\n- {bookinfo}\n- {gateway}\n- clients.yaml\n")
-    state = tmp_path_factory.mktemp("mtls") / ".lateen"
-    port = free_port()
-    m = Mesh(state, f"http://127.0.0.1:{port}", port, mode)
-    up = m.lateen("up", str(src), "-d", "--mode", mode, "--ingress-port", str(port),
-                  "--timeout", "120", check=False)  # fmt: skip
-    try:
-        assert up.returncode == 0, f"lateen up failed:\n{up.stdout}\n{up.stderr}"
+    with mesh_up(tmp_path_factory.mktemp("mtls") / ".lateen", src, mode, timeout=120) as m:
         yield m
-    finally:
-        m.lateen("down", "--force", check=False)
-        for rec in StateDir(state).read_processes():
-            if proc_start_time(rec.pid) == rec.start_time:
-                os.killpg(rec.pid, signal.SIGKILL)
 
 
 def _secrets(pod: dict[str, Any]) -> dict[str, Any]:

@@ -6,8 +6,6 @@ reduced cluster list, and deleting the Sidecar brings every cluster back."""
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +14,8 @@ from typing import Any
 import pytest
 
 from lateen.cli._common import fetch_admin_json
-from lateen.platform.local import StateDir, proc_start_time
-from lateen.testing.localmesh import ROOT, Mesh
-from lateen.testing.procs import free_port, wait_for
+from lateen.testing.localmesh import ROOT, Mesh, mesh_up
+from lateen.testing.procs import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -57,19 +54,8 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
         f"resources:\n- {HTTPBIN / 'httpbin.yaml'}\n- {ROOT / 'samples' / 'curl' / 'curl.yaml'}\n"
         "- httpbin2.yaml\n"
     )
-    state = tmp_path_factory.mktemp("sidecar") / ".lateen"
-    port = free_port()
-    m = Mesh(state, f"http://127.0.0.1:{port}", port, "transparent")
-    up = m.lateen("up", str(src), "-d", "--mode", "transparent", "--ingress-port", str(port),
-                  "--timeout", "90", check=False)  # fmt: skip
-    try:
-        assert up.returncode == 0, f"lateen up failed:\n{up.stdout}\n{up.stderr}"
+    with mesh_up(tmp_path_factory.mktemp("sidecar") / ".lateen", src, "transparent") as m:
         yield m
-    finally:
-        m.lateen("down", "--force", check=False)
-        for rec in StateDir(state).read_processes():
-            if proc_start_time(rec.pid) == rec.start_time:
-                os.killpg(rec.pid, signal.SIGKILL)
 
 
 def _get(mesh: Mesh, url: str, host: str) -> str:

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from lateen.platform.local import StateDir, proc_start_time
-from lateen.testing.localmesh import ROOT, Mesh, assert_no_network_left, container_log
-from lateen.testing.procs import free_port, wait_for
+from lateen.testing.localmesh import ROOT, Mesh, assert_no_network_left, container_log, mesh_up
+from lateen.testing.procs import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -76,19 +76,8 @@ def _manifests(tmp: Path) -> Path:
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     src = _manifests(tmp_path_factory.mktemp("transparent-src"))
-    state = tmp_path_factory.mktemp("transparent") / ".lateen"
-    port = free_port()
-    m = Mesh(state, f"http://127.0.0.1:{port}", port, "transparent")
-    up = m.lateen("up", str(src), "-d", "--mode", "transparent", "--ingress-port", str(port),
-                  "--timeout", "90", check=False)
-    try:
-        assert up.returncode == 0, f"lateen up failed:\n{up.stdout}\n{up.stderr}"
+    with mesh_up(tmp_path_factory.mktemp("transparent") / ".lateen", src, "transparent") as m:
         yield m
-    finally:
-        m.lateen("down", "--force", check=False)
-        for rec in StateDir(state).read_processes():
-            if proc_start_time(rec.pid) == rec.start_time:
-                os.killpg(rec.pid, signal.SIGKILL)
 
 
 def _pod(mesh: Mesh, prefix: str) -> dict:

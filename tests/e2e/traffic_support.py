@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -16,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lateen.platform.local import StateDir, proc_start_time
-from lateen.testing.localmesh import run_lateen
+from lateen.testing.localmesh import run_lateen, stop_mesh
 from lateen.testing.procs import free_port, wait_for
 
 T = TypeVar("T")
@@ -147,7 +144,4 @@ def running_mesh(
         print(f"lateen up ({name}) -> all ready in {time.monotonic() - started:.1f}s")
         yield mesh
     finally:
-        mesh.lateen("down", "--force", check=False)
-        for rec in StateDir(state).read_processes():
-            if proc_start_time(rec.pid) == rec.start_time:
-                os.killpg(rec.pid, signal.SIGKILL)
+        stop_mesh(state)

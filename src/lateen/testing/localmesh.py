@@ -3,16 +3,20 @@ directory, read its status and pods, and check that nothing of it is left on the
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Mesh", "assert_no_network_left", "container_log", "run_lateen"]
+__all__ = ["Mesh", "assert_no_network_left", "container_log", "mesh_up", "run_lateen", "stop_mesh"]
 
 ROOT = Path(__file__).resolve().parents[3]
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -38,6 +42,7 @@ class Mesh:
     url: str
     port: int
     mode: str = "explicit"
+    up_stdout: str = ""  # what `lateen up -d` printed
 
     def lateen(self, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return run_lateen(self.state, *args, check=check, stdin=stdin)
@@ -81,3 +86,35 @@ def assert_no_network_left(state: Path) -> None:
     assert f"lt{ident}" not in links, links
     assert "ISTIO" not in host_rules and "lateen" not in host_rules.lower(), host_rules
     assert not (state / "network.json").exists()
+
+
+def stop_mesh(state: Path) -> None:
+    """``lateen down --force``, then SIGKILL for any recorded process still alive (PID and
+    start time must match): the safety net of every test mesh."""
+    from lateen.platform.local import StateDir, proc_start_time
+
+    run_lateen(state, "down", "--force", check=False)
+    for rec in StateDir(state).read_processes():
+        if proc_start_time(rec.pid) == rec.start_time:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(rec.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def mesh_up(
+    state: Path, source: Path, mode: str, *, timeout: int = 90, args: Sequence[str] = ()
+) -> Iterator[Mesh]:
+    """``lateen up SOURCE -d --mode MODE`` on a free ingress port; the mesh is stopped (and
+    anything left killed) when the block ends, whatever happened."""
+    from lateen.testing.procs import free_port
+
+    port = free_port()
+    m = Mesh(state, f"http://127.0.0.1:{port}", port, mode)
+    up = m.lateen("up", str(source), "-d", "--mode", mode, "--ingress-port", str(port),
+                  "--timeout", str(timeout), *args, check=False)  # fmt: skip
+    try:
+        assert up.returncode == 0, f"lateen up failed:\n{up.stdout}\n{up.stderr}"
+        m.up_stdout = up.stdout
+        yield m
+    finally:
+        stop_mesh(state)
