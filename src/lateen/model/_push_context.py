@@ -9,6 +9,11 @@ from types import MappingProxyType
 from typing import Any
 
 from lateen.api._object import ConfigObject
+from lateen.model._authz import (
+    AuthorizationPolicies,
+    index_authorization_policies,
+    select_authorization_policies,
+)
 from lateen.model._envoy_filter import EnvoyFilterPatch, compile_envoy_filter, proxy_matches
 from lateen.model._gateway import GatewayConflict, MergedGateway, merge_gateways
 from lateen.model._host import host_matches, is_visible, most_specific_host, resolve_short_name
@@ -107,6 +112,10 @@ class PushContext:
     envoy_filters: tuple[ConfigObject, ...] = ()
     service_entries: tuple[ConfigObject, ...] = ()
     peer_authentications: tuple[ConfigObject, ...] = ()  # oldest first
+    # AuthorizationPolicies by namespace, oldest first (see :meth:`authorization_policies`)
+    _authz_by_namespace: Mapping[str, tuple[ConfigObject, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     configs: tuple[ConfigObject, ...] = ()  # every Istio config object of the push
     _services_by_host: Mapping[str, tuple[Service, ...]] = field(
         default_factory=lambda: MappingProxyType({})
@@ -204,6 +213,15 @@ class PushContext:
             )
         self._scopes[key] = scope
         return scope
+
+    # ---- authorization -------------------------------------------------------------------
+
+    def authorization_policies(self, proxy: Proxy) -> AuthorizationPolicies:
+        """The AuthorizationPolicies selecting ``proxy`` (root namespace and its own), by
+        action, oldest first."""
+        return select_authorization_policies(
+            self._authz_by_namespace, self.mesh.root_namespace, proxy
+        )
 
     # ---- virtual services -----------------------------------------------------------------
 
@@ -384,8 +402,12 @@ def _selects_on_labels(o: ConfigObject) -> bool:
     spec = o.spec
     if getattr(spec, "workload_selector", None) is not None:
         return True
-    selector = getattr(spec, "selector", None)  # PeerAuthentication
-    if o.kind == "PeerAuthentication" and selector is not None and selector.match_labels:
+    selector = getattr(spec, "selector", None)  # PeerAuthentication, AuthorizationPolicy
+    if (
+        o.kind in ("PeerAuthentication", "AuthorizationPolicy")
+        and selector is not None
+        and selector.match_labels
+    ):
         return True
     if o.kind == "VirtualService":
         return any(m.source_labels for h in spec.http for m in h.match) or any(
@@ -477,13 +499,16 @@ def build_push_context(
             )
         ),
         configs=tuple(all_istio),
+        _authz_by_namespace=index_authorization_policies(objs),
         _services_by_host=freeze(services_by_host),
         _vs_by_gateway=freeze(vs_by_gateway),
         _instances_by_address=freeze(instances),
         selects_on_labels=any(
             _selects_on_labels(o)
             for o in objs
-            if o.group == _NETWORKING or (o.group, o.kind) == ("security.istio.io", "PeerAuthentication")
+            if o.group == _NETWORKING
+            or (o.group, o.kind)
+            in (("security.istio.io", "PeerAuthentication"), ("security.istio.io", "AuthorizationPolicy"))
         ),
         _dr_local=dr_scopes(dr_local),
         _dr_exported=dr_scopes(dr_exported),
