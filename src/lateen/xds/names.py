@@ -9,6 +9,7 @@ __all__ = [
     "EXPLICIT_PROXY_PORT",
     "EXPLICIT_PROXY_ROUTE",
     "INBOUND_PASSTHROUGH_CLUSTER",
+    "JWT_AUTHN_FILTER",
     "LISTENER_TYPE",
     "PASSTHROUGH_CLUSTER",
     "ROUTE_TYPE",
@@ -28,6 +29,10 @@ CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 ENDPOINT_TYPE = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 LISTENER_TYPE = "type.googleapis.com/envoy.config.listener.v3.Listener"
 ROUTE_TYPE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+
+# HTTP filter names other filters refer to: the verified JWT payload is this filter's dynamic
+# metadata under "payload" (RequestAuthentication), where RBAC reads request.auth.*
+JWT_AUTHN_FILTER = "envoy.filters.http.jwt_authn"
 
 BLACKHOLE_CLUSTER = "BlackHoleCluster"
 PASSTHROUGH_CLUSTER = "PassthroughCluster"
