@@ -65,10 +65,15 @@ class _CheckingResolver(AbstractResolver):
         out: list[ResolveResult] = []
         for address in addresses:
             fam = socket.AF_INET6 if ":" in address else socket.AF_INET
-            out.append(
-                {"hostname": host, "host": address, "port": port, "family": fam, "proto": 0,
-                 "flags": socket.AI_NUMERICHOST}  # fmt: skip
-            )
+            result: ResolveResult = {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": fam,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+            out.append(result)
         return out
 
     async def close(self) -> None:
