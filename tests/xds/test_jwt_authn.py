@@ -271,5 +271,5 @@ def test_filter_placement(direction: Direction, present: bool) -> None:
     if not present:
         assert JWT_AUTHN_FILTER not in names
         return
-    # before fault/cors (and the RBAC filter the authz configurer adds right after it)
+    # after ext_authz (CUSTOM), before RBAC (AuthorizationPolicy), fault and cors, as Istio
     assert names == [JWT_AUTHN_FILTER, "envoy.filters.http.fault", "envoy.filters.http.cors", "envoy.filters.http.router"]

@@ -9,6 +9,11 @@ from types import MappingProxyType
 from typing import Any
 
 from lateen.api._object import ConfigObject
+from lateen.model._authz import (
+    AuthorizationPolicies,
+    index_authorization_policies,
+    select_authorization_policies,
+)
 from lateen.model._envoy_filter import EnvoyFilterPatch, compile_envoy_filter, proxy_matches
 from lateen.model._gateway import GatewayConflict, MergedGateway, merge_gateways
 from lateen.model._host import host_matches, is_visible, most_specific_host, resolve_short_name
@@ -117,6 +122,10 @@ class PushContext:
     )
     # jwksUri -> the key set the control plane fetched (FAIL_CLOSED_JWKS when it failed)
     jwks: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # AuthorizationPolicies by namespace, oldest first (see :meth:`authorization_policies`)
+    _authz_by_namespace: Mapping[str, tuple[ConfigObject, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     configs: tuple[ConfigObject, ...] = ()  # every Istio config object of the push
     _services_by_host: Mapping[str, tuple[Service, ...]] = field(
         default_factory=lambda: MappingProxyType({})
@@ -214,6 +223,15 @@ class PushContext:
             )
         self._scopes[key] = scope
         return scope
+
+    # ---- authorization -------------------------------------------------------------------
+
+    def authorization_policies(self, proxy: Proxy) -> AuthorizationPolicies:
+        """The AuthorizationPolicies selecting ``proxy`` (root namespace and its own), by
+        action, oldest first."""
+        return select_authorization_policies(
+            self._authz_by_namespace, self.mesh.root_namespace, proxy
+        )
 
     # ---- virtual services -----------------------------------------------------------------
 
@@ -423,8 +441,12 @@ def _selects_on_labels(o: ConfigObject) -> bool:
     spec = o.spec
     if getattr(spec, "workload_selector", None) is not None:
         return True
-    selector = getattr(spec, "selector", None)  # PeerAuthentication
-    if o.kind == "PeerAuthentication" and selector is not None and selector.match_labels:
+    selector = getattr(spec, "selector", None)  # PeerAuthentication, AuthorizationPolicy
+    if (
+        o.kind in ("PeerAuthentication", "AuthorizationPolicy")
+        and selector is not None
+        and selector.match_labels
+    ):
         return True
     if o.kind == "RequestAuthentication" and (
         (selector is not None and selector.match_labels) or spec.target_ref or spec.target_refs
@@ -530,6 +552,7 @@ def build_push_context(
         _request_authentications=freeze(request_authns),
         jwks=MappingProxyType(dict(sorted((jwks or {}).items()))),
         configs=tuple(all_istio),
+        _authz_by_namespace=index_authorization_policies(objs),
         _services_by_host=freeze(services_by_host),
         _vs_by_gateway=freeze(vs_by_gateway),
         _instances_by_address=freeze(instances),
@@ -538,7 +561,11 @@ def build_push_context(
             for o in objs
             if o.group == _NETWORKING
             or (o.group, o.kind)
-            in (("security.istio.io", "PeerAuthentication"), (_SECURITY, "RequestAuthentication"))
+            in (
+                ("security.istio.io", "PeerAuthentication"),
+                ("security.istio.io", "AuthorizationPolicy"),
+                (_SECURITY, "RequestAuthentication"),
+            )
         ),
         _dr_local=dr_scopes(dr_local),
         _dr_exported=dr_scopes(dr_exported),

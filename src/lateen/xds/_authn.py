@@ -25,6 +25,7 @@ from lateen.api.security import JWTRule
 from lateen.model._jwks import FAIL_CLOSED_JWKS
 from lateen.model._proxy import Proxy
 from lateen.model._push_context import PushContext
+from lateen.xds.names import JWT_PAYLOAD_METADATA_KEY
 
 __all__ = [
     "JWT_PAYLOAD_METADATA_KEY",
@@ -34,7 +35,6 @@ __all__ = [
     "provider_name",
 ]
 
-JWT_PAYLOAD_METADATA_KEY = "payload"  # Istio's filters.EnvoyJwtFilterPayload
 # claims Envoy splits on spaces in the metadata (so ``scope: "a b"`` matches ``a``), as Istio
 SPACE_DELIMITED_CLAIMS = ("permission", "scope")
 
