@@ -162,15 +162,23 @@ def _until(mesh: Mesh, tokens: dict[str, str | None], expected: dict[str, int], 
         raise AssertionError(f"{what}: got {last}, want {expected}") from e
 
 
-VALID = sign(KEY, claims(ISSUER, groups=["group1", "group2"], foo="bar", nested={"key": "v"}))
+AUDIENCE = "httpbin.default.svc.cluster.local"
+
+
+def _token(issuer: str = ISSUER, key: Any = KEY, **kw: Any) -> str:
+    return sign(key, claims(issuer, audience=kw.pop("audience", AUDIENCE), **kw))
+
+
+VALID = _token(groups=["group1", "group2"], foo="bar", nested={"key": "v"})
 BAD_TOKENS: dict[str, str | None] = {
     "no-token": None,
     "valid": VALID,
     "garbage": "deadbeef",
-    "expired": sign(KEY, claims(ISSUER, expires_in=-3600)),
-    "unknown-issuer": sign(KEY, claims("https://evil.example.com")),
-    "wrong-key": sign(OTHER_KEY, claims(ISSUER)),
-    "alg-none": alg_none(claims(ISSUER)),
+    "expired": _token(expires_in=-3600),
+    "wrong-audience": _token(audience="other.example.com"),
+    "unknown-issuer": _token("https://evil.example.com"),
+    "wrong-key": _token(key=OTHER_KEY),
+    "alg-none": alg_none(claims(ISSUER, audience=AUDIENCE)),
     "tampered": tamper(VALID, sub="admin@secure.istio.io"),
 }
 BAD_EXPECTED = {name: 401 for name in BAD_TOKENS} | {"no-token": 200, "valid": 200}
@@ -181,6 +189,7 @@ INLINE_RA = _ra(
     {"app": "httpbin"},
     {
         "issuer": ISSUER,
+        "audiences": [AUDIENCE],
         "jwks": jwks_json(KEY),
         "outputPayloadToHeader": "x-jwt-payload",
         "outputClaimToHeaders": [
@@ -276,8 +285,8 @@ def test_authorization_requires_a_token_then_a_group(mesh: Mesh) -> None:
         _apply(mesh, ALLOW_GROUP1)
         tokens = {
             "group1": VALID,
-            "group2-only": sign(KEY, claims(ISSUER, groups=["group2"])),
-            "no-groups": sign(KEY, claims(ISSUER)),
+            "group2-only": _token(groups=["group2"]),
+            "no-groups": _token(),
             "none": None,
         }
         expected = {"group1": 200, "group2-only": 403, "no-groups": 403, "none": 403}
