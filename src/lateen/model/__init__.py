@@ -20,7 +20,7 @@ from lateen.model._mesh import (
     load_mesh_config,
     mesh_config_from_configmap,
 )
-from lateen.model._proxy import NodeIdError, Proxy, ProxyType, parse_node
+from lateen.model._proxy import NodeIdError, Proxy, ProxyType, VerifiedIdentity, parse_node
 from lateen.model._push_context import MESH_GATEWAY, PushContext, build_push_context
 from lateen.model._push_request import FULL_PUSH, PushRequest, TriggerReason
 
@@ -38,6 +38,7 @@ __all__ = [
     "PushContext",
     "PushRequest",
     "TriggerReason",
+    "VerifiedIdentity",
     "build_push_context",
     "gateway_route_name",
     "host_matches",

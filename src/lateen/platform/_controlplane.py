@@ -32,6 +32,7 @@ from lateen.model import (
     mesh_config_from_configmap,
 )
 from lateen.server import Clock, Debouncer, MonotonicClock, XdsServer, make_debug_app
+from lateen.server._server import StreamAuthenticator
 from lateen.xds import default_generators
 
 __all__ = ["ControlPlane", "ControlPlaneOptions", "mesh_service_accounts", "push_request_for"]
@@ -41,8 +42,11 @@ log = logging.getLogger(__name__)
 # kinds whose change only moves endpoints: an incremental (EDS) push is enough (a Pod
 # carries its address, labels and readiness: what endpoints are made of)
 _ENDPOINT_KINDS = frozenset({"Endpoints", "EndpointSlice", "WorkloadEntry", "Pod"})
+# kinds whose change only changes credentials: an SDS push (Istio pushes Secret changes
+# incrementally, to the proxies that read them)
+_SECRET_KINDS = frozenset({"Secret"})
 # kinds that do not affect any proxy's config
-_IGNORED_KINDS = frozenset({"ServiceAccount", "Secret", "Deployment"})
+_IGNORED_KINDS = frozenset({"ServiceAccount", "Deployment"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +64,9 @@ def push_request_for(events: Iterable[ConfigEvent], now: float) -> PushRequest |
     keys = frozenset(e.key for e in events if e.key.kind not in _IGNORED_KINDS)
     if not keys:
         return None
-    endpoint_only = all(k.kind in _ENDPOINT_KINDS for k in keys)
+    if all(k.kind in _SECRET_KINDS for k in keys):
+        return PushRequest(full=False, config_updated=keys, reasons=frozenset({TriggerReason.SECRET}), start=now)
+    endpoint_only = all(k.kind in _ENDPOINT_KINDS | _SECRET_KINDS for k in keys)
     reason = TriggerReason.ENDPOINT if endpoint_only else TriggerReason.CONFIG
     return PushRequest(full=not endpoint_only, config_updated=keys, reasons=frozenset({reason}), start=now)
 
@@ -94,12 +100,15 @@ class ControlPlane:
         *,
         clock: Clock | None = None,
         metrics: CollectorRegistry | None = None,
+        authenticate: StreamAuthenticator | None = None,
     ) -> None:
         self.store = store
         self.options = options or ControlPlaneOptions()
         self.clock: Clock = clock or MonotonicClock()
         self.metrics = metrics or CollectorRegistry()
-        self.server = XdsServer(default_generators(), self.metrics, self.clock)
+        self.server = XdsServer(
+            default_generators(), self.metrics, self.clock, authenticate=authenticate
+        )
         self.debouncer = Debouncer(
             self.clock,
             self._push,
@@ -152,7 +161,7 @@ class ControlPlane:
         log.info(
             "push %s: %s (%d change(s) merged, %d object(s) changed)",
             push.version,
-            "full" if request.full else "endpoints",
+            "full" if request.full else "incremental",
             request.count,
             len(request.config_updated),
         )
