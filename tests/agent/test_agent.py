@@ -55,6 +55,7 @@ async def test_agent_writes_bootstrap_serves_readiness_and_drains_on_cancel(tmp_
     assert "config not received" in await _poll(url, 503)
 
     boot = json.loads(opts.bootstrap_path.read_text())
+    assert opts.bootstrap_path.stat().st_mode & 0o777 == 0o600  # may carry the pod's token
     assert boot["node"]["id"] == "router~127.0.0.1~gw-1.istio-system~istio-system.svc.cluster.local"
     assert runner.current.argv[runner.current.argv.index("-c") + 1] == str(opts.bootstrap_path)
 

@@ -159,3 +159,15 @@ def test_base_id_differs_per_proxy() -> None:
         base_id(BootstrapOptions(pod_name=f"p{i}", pod_ip=f"127.0.0.{i}")) for i in range(2, 50)
     }
     assert len(ids) == 48
+
+
+@pytest.mark.parametrize(
+    ("token", "metadata"),
+    [("", None), ("t0k3n", [{"key": "authorization", "value": "Bearer t0k3n"}])],
+    ids=["no-token", "token"],
+)
+def test_ads_stream_carries_the_pods_token(token: str, metadata: list[dict[str, str]] | None) -> None:
+    opts = BootstrapOptions(pod_name="gw", xds_token=token)
+    (service,) = render_bootstrap(opts)["dynamic_resources"]["ads_config"]["grpc_services"]
+    assert service.get("initial_metadata") == metadata
+    assert "t0k3n" not in repr(opts)  # never in logs

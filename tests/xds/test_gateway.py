@@ -16,6 +16,10 @@ from lateen.xds.listener._gateway import downstream_tls_context
 CERT = {"serverCertificate": "/certs/cert.pem", "privateKey": "/certs/key.pem"}
 
 
+def _ads_secret(name: str) -> dict[str, Any]:
+    return {"name": name, "sds_config": {"ads": {}, "resource_api_version": "V3"}}
+
+
 def _gateways(*specs: tuple[str, list[dict[str, Any]]]) -> list[Any]:
     """Gateways created in the order given, each ``(name, servers)``, in namespace ``gw``."""
     docs = []
@@ -254,8 +258,95 @@ TLS_CASES: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = [
     ),
     ("passthrough", {"mode": "PASSTHROUGH"}, None),
     ("istio-mutual-needs-sds", {"mode": "ISTIO_MUTUAL"}, None),
-    ("credential-name-needs-sds", {"mode": "SIMPLE", "credentialName": "httpbin-cert"}, None),
+    (
+        "credential-simple",
+        {"mode": "SIMPLE", "credentialName": "httpbin-cert"},
+        {
+            "common_tls_context": {
+                "alpn_protocols": ["h2", "http/1.1"],
+                "tls_certificate_sds_secret_configs": [_ads_secret("kubernetes://httpbin-cert")],
+            },
+            "require_client_certificate": False,
+        },
+    ),
+    (
+        "credential-mutual-cacert-and-sans",
+        {"mode": "MUTUAL", "credentialName": "kubernetes://c", "subjectAltNames": ["a.example"]},
+        {
+            "common_tls_context": {
+                "alpn_protocols": ["h2", "http/1.1"],
+                "tls_certificate_sds_secret_configs": [_ads_secret("kubernetes://c")],
+                "combined_validation_context": {
+                    "default_validation_context": {
+                        "match_subject_alt_names": [{"exact": "a.example"}]
+                    },
+                    "validation_context_sds_secret_config": _ads_secret("kubernetes://c-cacert"),
+                },
+            },
+            "require_client_certificate": True,
+        },
+    ),
+    (
+        "credential-names-optional-mutual",
+        {"mode": "OPTIONAL_MUTUAL", "credentialNames": ["rsa", "ecdsa"]},
+        {
+            "common_tls_context": {
+                "alpn_protocols": ["h2", "http/1.1"],
+                "tls_certificate_sds_secret_configs": [
+                    _ads_secret("kubernetes://rsa"),
+                    _ads_secret("kubernetes://ecdsa"),
+                ],
+                "combined_validation_context": {
+                    "default_validation_context": {},
+                    "validation_context_sds_secret_config": _ads_secret("kubernetes://rsa-cacert"),
+                },
+            },
+            "require_client_certificate": False,
+        },
+    ),
 ]
+
+
+def _agent_sds(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "sds_config": {
+            "api_config_source": {
+                "api_type": "GRPC",
+                "grpc_services": [{"envoy_grpc": {"cluster_name": "sds-grpc"}}],
+                "set_node_on_first_message_only": True,
+                "transport_api_version": "V3",
+            },
+            "initial_fetch_timeout": "0s",
+            "resource_api_version": "V3",
+        },
+    }
+
+
+def test_istio_mutual_server_uses_the_gateways_workload_certificate() -> None:
+    from lateen.model import parse_node
+
+    server = {"port": {"number": 443, "name": "https", "protocol": "HTTPS"}, "hosts": ["*"],
+              "tls": {"mode": "ISTIO_MUTUAL", "subjectAltNames": ["spiffe://cluster.local/ns/a/sa/b"]}}
+    tls = _gateways(("a", [server]))[0].spec.servers[0].tls
+    without = parse_node("router~198.18.0.2~gw.istio-system~istio-system.svc.cluster.local", {})
+    assert downstream_tls_context(tls, without) is None  # no agent SDS: no certificate to show
+    with_sds = parse_node(without.node_id, {"LATEEN_SDS": "true"})
+    ctx = downstream_tls_context(tls, with_sds)
+    assert ctx is not None
+    assert message_to_data(ctx) == {
+        "common_tls_context": {
+            "alpn_protocols": ["h2", "http/1.1"],
+            "tls_certificate_sds_secret_configs": [_agent_sds("default")],
+            "combined_validation_context": {
+                "default_validation_context": {
+                    "match_subject_alt_names": [{"exact": "spiffe://cluster.local/ns/a/sa/b"}]
+                },
+                "validation_context_sds_secret_config": _agent_sds("ROOTCA"),
+            },
+        },
+        "require_client_certificate": True,
+    }
 
 
 @pytest.mark.parametrize(

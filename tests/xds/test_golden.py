@@ -17,6 +17,7 @@ from lateen.model import build_push_context
 from lateen.testing.golden import assert_golden, load_xds_case, resources_data
 from lateen.xds import default_generators
 from lateen.xds.names import CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE
+from lateen.xds.secret import SECRET_TYPE
 
 DATA = Path(__file__).parent.parent / "testdata" / "xds"
 CASES = sorted(p.name.removesuffix(".input.yaml") for p in DATA.glob("*.input.yaml"))
@@ -39,6 +40,11 @@ def generate_case(name: str) -> dict[str, Any]:
             "output must be sorted"
         )
         out[section] = resources_data(resources)
+    # SDS (gateway credentials): only cases whose proxy may read some have the section
+    secrets = gens[SECRET_TYPE].generate(case.proxy, push)
+    assert [r.name for r in secrets] == sorted(r.name for r in secrets), "output must be sorted"
+    if secrets:
+        out["secrets"] = resources_data(secrets)
     return out
 
 
@@ -91,12 +97,38 @@ def static_bootstrap(data: dict[str, Any]) -> dict[str, Any]:
             "http2_protocol_options": {},
         }
     )
+    # credentials (``kubernetes://...``) come over ADS: the bootstrap needs an ADS source,
+    # and the case's SDS secrets are given statically so their content is validated too
+    clusters.append(
+        {
+            "name": "xds-grpc",
+            "type": "STATIC",
+            "load_assignment": {
+                "cluster_name": "xds-grpc",
+                "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"pipe": {"path": "xds.sock"}}}}]}],
+            },
+            "http2_protocol_options": {},
+        }
+    )
     return {
         "node": {
             "id": "sidecar~198.18.0.1~test.default~default.svc.cluster.local",
             "cluster": "test",
         },
-        "static_resources": {"clusters": clusters, "listeners": listeners},
+        "dynamic_resources": {
+            "ads_config": {
+                "api_type": "GRPC",
+                "transport_api_version": "V3",
+                "grpc_services": [{"envoy_grpc": {"cluster_name": "xds-grpc"}}],
+            }
+        },
+        "static_resources": {
+            "clusters": clusters,
+            "listeners": listeners,
+            "secrets": [
+                {k: v for k, v in sec.items() if k != "@type"} for sec in data.get("secrets", [])
+            ],
+        },
     }
 
 

@@ -21,6 +21,7 @@ from lateen.testing.golden import message_to_data
 from lateen.xds import default_generators, names
 from lateen.xds.nds import NAME_TABLE_TYPE
 from lateen.xds.route import default_retry_policy, route_match
+from lateen.xds.secret import SECRET_TYPE
 
 
 def test_names() -> None:
@@ -119,7 +120,7 @@ def test_generator_contract() -> None:
     gens = default_generators()
     assert sorted(gens) == sorted(
         [names.CLUSTER_TYPE, names.ENDPOINT_TYPE, names.LISTENER_TYPE, names.ROUTE_TYPE,
-         NAME_TABLE_TYPE]
+         NAME_TABLE_TYPE, SECRET_TYPE]
     )
     proxy = Proxy(
         ProxyType.SIDECAR, ("198.18.0.1",), "a.default", "default.svc.cluster.local", "default"
@@ -190,4 +191,6 @@ def test_sidecars_share_cache_keys_unless_config_selects_on_labels(extra: str, s
     two = Proxy(ProxyType.SIDECAR, ("198.18.0.2",), "b.default", "default.svc.cluster.local",
                 "default", labels={"app": "y"})
     for url, gen in default_generators().items():
-        assert (gen.cache_key(one, push) == gen.cache_key(two, push)) is shared, url
+        # credentials depend on the proxy's type and verified identity only, never on labels
+        expected = True if url == SECRET_TYPE else shared
+        assert (gen.cache_key(one, push) == gen.cache_key(two, push)) is expected, url

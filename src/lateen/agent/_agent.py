@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -103,6 +104,13 @@ class Agent:
             self.secrets = SecretManager(certificates, key_type=key_type, ttl_s=options.cert_ttl_s)
             self.sds = SdsServer(self.secrets, options.sds_socket_path)
             b = dataclasses.replace(b, sds_socket=socket_address(options.sds_socket_path))
+            if options.ca_token_file is not None and not b.xds_token:
+                try:
+                    token = options.ca_token_file.read_text().strip()
+                except OSError as e:
+                    log.warning("no token for the xDS stream (%s): %s", options.ca_token_file, e)
+                    token = ""
+                b = dataclasses.replace(b, xds_token=token)
         self.bootstrap = b
         self.admin: EnvoyAdmin = admin or HttpEnvoyAdmin(b.resolved_admin_address, b.admin_port)
         self.envoy = EnvoySupervisor(
@@ -147,7 +155,11 @@ class Agent:
         path = self.options.bootstrap_path
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(render_bootstrap(self.bootstrap), indent=2, sort_keys=True))
+        tmp.unlink(missing_ok=True)
+        # 0600: it carries the pod's token (the ADS stream's credential)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(render_bootstrap(self.bootstrap), indent=2, sort_keys=True))
         tmp.replace(path)
         return path
 

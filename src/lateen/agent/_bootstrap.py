@@ -8,7 +8,8 @@ returns a plain JSON-able ``dict`` (the file Envoy is started with). Layout::
     overload_manager     global downstream connection limit (Istio's 2147483647)
     stats_config         Istio's stats tags and inclusion matcher
     admin                ADMIN_ADDRESS:15000
-    dynamic_resources    ADS (GRPC or DELTA_GRPC) over cluster xds-grpc; CDS and LDS via ADS
+    dynamic_resources    ADS (GRPC or DELTA_GRPC) over cluster xds-grpc, with the pod's token as
+                         ``authorization: Bearer`` metadata when it has one; CDS and LDS via ADS
     static_resources
       clusters           xds-grpc (HTTP/2, to the discovery address), prometheus_stats (admin),
                          with SDS: sds-grpc (HTTP/2 over the agent's Unix socket)
@@ -113,6 +114,9 @@ class BootstrapOptions:
     stats_inclusion_regexps: tuple[str, ...] = ()
     extra_metadata: Mapping[str, Any] = field(default_factory=dict)
     sds_socket: str = ""  # the agent's SDS Unix socket; "" without SDS
+    # the pod's CA token: sent on the ADS stream (``authorization: Bearer``) so the control
+    # plane knows who the proxy is (gateway credentials over SDS); "" sends none
+    xds_token: str = field(default="", repr=False)
 
     @property
     def resolved_admin_address(self) -> str:
@@ -402,6 +406,12 @@ def render_bootstrap(opts: BootstrapOptions) -> dict[str, Any]:
     def ads_source() -> dict[str, Any]:
         return {"ads": {}, "initial_fetch_timeout": "0s", "resource_api_version": "V3"}
 
+    ads_service: dict[str, Any] = {"envoy_grpc": {"cluster_name": "xds-grpc"}}
+    if opts.xds_token:
+        ads_service["initial_metadata"] = [
+            {"key": "authorization", "value": f"Bearer {opts.xds_token}"}
+        ]
+
     return {
         "node": {
             "id": node_id(opts),
@@ -420,7 +430,7 @@ def render_bootstrap(opts: BootstrapOptions) -> dict[str, Any]:
                 "api_type": "DELTA_GRPC" if opts.delta else "GRPC",
                 "transport_api_version": "V3",
                 "set_node_on_first_message_only": True,
-                "grpc_services": [{"envoy_grpc": {"cluster_name": "xds-grpc"}}],
+                "grpc_services": [ads_service],
             },
             "cds_config": ads_source(),
             "lds_config": ads_source(),

@@ -156,4 +156,8 @@ def validate_kube(kind: str, body: dict[str, Any], ctx: ValidationContext) -> No
                     ctx.error(f"spec.ports[{i}].name", "required when the Service has more than one port")
                 elif names.index(n) != i:
                     ctx.error(f"spec.ports[{i}].name", f"duplicate port name {n!r}")
+    if kind == "Secret" and isinstance(body.get("data") or {}, dict):
+        from lateen.api.credentials import validate_secret_credentials
+
+        validate_secret_credentials(body, ctx)
 

@@ -14,8 +14,8 @@ from lateen.cli._common import add_state_dir
 __all__ = ["add_delete_parser", "add_parser", "run", "run_delete"]
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-f", "--filename", action="append", required=True, metavar="FILE|DIR|-",
+def _common(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("-f", "--filename", action="append", required=required, metavar="FILE|DIR|-",
                    help="a YAML file, a directory (searched recursively) or - for stdin; repeatable")
     add_state_dir(p)
 
@@ -30,8 +30,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def add_delete_parser(sub: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(
-        "delete", help="delete the objects named in the files from the running mesh")
-    _common(p)
+        "delete", help="delete objects from the running mesh: -f FILE, or KIND NAME [-n NS]")
+    p.add_argument("kind", nargs="?", metavar="KIND", help="kind, plural or short name (secret, vs...)")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("-n", "--namespace", default="default", metavar="NS")
+    _common(p, required=False)
     return p
 
 
@@ -81,6 +84,27 @@ def _send(args: argparse.Namespace, delete: bool) -> tuple[int, dict[str, Any]] 
     return client.delete(docs) if delete else client.apply(docs, dry_run=args.dry_run)
 
 
+def _delete_by_name(args: argparse.Namespace) -> tuple[int, dict[str, Any]] | None:
+    """``delete KIND NAME...``: the objects by key (no manifest needed)."""
+    from lateen.api import lookup
+    from lateen.cli._common import connect_or_fail
+
+    info = lookup(args.kind)
+    if info is None:
+        print(f'error: the server doesn\'t have a resource type "{args.kind}"', file=sys.stderr)
+        return None
+    if not args.names:
+        print("error: resource name(s) required: lateen delete KIND NAME", file=sys.stderr)
+        return None
+    conn = connect_or_fail(args)
+    if conn is None:
+        return None
+    client, _ = conn
+    ns = args.namespace if info.namespaced else ""
+    keys = [{"group": info.group, "kind": info.kind, "namespace": ns, "name": n} for n in args.names]
+    return client.delete_keys(keys)
+
+
 def _errors(result: dict[str, Any]) -> None:
     for e in result.get("errors") or [str(result)]:
         print(f"error: {e}", file=sys.stderr)
@@ -100,7 +124,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_delete(args: argparse.Namespace) -> int:
-    sent = _send(args, delete=True)
+    if bool(args.filename) == bool(args.kind):
+        print("error: give -f FILE or KIND NAME (not both)", file=sys.stderr)
+        return 1
+    sent = _send(args, delete=True) if args.filename else _delete_by_name(args)
     if sent is None:
         return 1
     status, result = sent
@@ -109,4 +136,8 @@ def run_delete(args: argparse.Namespace) -> int:
         return 1
     _print_results(result)
     missing = [r for r in result.get("results") or [] if r.get("action") != "deleted"]
+    for r in missing:
+        if args.kind:
+            print(f'Error from server (NotFound): {_plural(r["kind"], r["group"])} "{r["name"]}" not found',
+                  file=sys.stderr)
     return 1 if missing else 0

@@ -201,6 +201,10 @@ _COLUMNS: dict[tuple[str, str], list[tuple[str, Callable[[Obj], str]]]] = {
     ("security.istio.io", "AuthorizationPolicy"): [("ACTION", _path("spec", "action"))],
     ("", "Namespace"): [("STATUS", lambda _: "Active")],
     ("", "ConfigMap"): [("DATA", lambda o: str(len(o.get("data") or {})))],
+    ("", "Secret"): [
+        ("TYPE", lambda o: str(o.get("type") or "Opaque")),
+        ("DATA", lambda o: str(len({**(o.get("data") or {}), **(o.get("stringData") or {})}))),
+    ],
 }
 
 

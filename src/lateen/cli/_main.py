@@ -20,6 +20,7 @@ _COMMANDS: dict[str, str] = {
     "status": "lateen.cli._up:add_status_parser:run_status",
     "apply": "lateen.cli._apply",
     "delete": "lateen.cli._apply:add_delete_parser:run_delete",
+    "create": "lateen.cli._create",
     "get": "lateen.cli._get",
     "logs": "lateen.cli._logs",
     "exec": "lateen.cli._exec",

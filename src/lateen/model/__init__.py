@@ -30,7 +30,7 @@ from lateen.model._mesh import (
     load_mesh_config,
     mesh_config_from_configmap,
 )
-from lateen.model._proxy import NodeIdError, Proxy, ProxyType, parse_node
+from lateen.model._proxy import NodeIdError, Proxy, ProxyType, VerifiedIdentity, parse_node
 from lateen.model._push_context import (
     GATEWAY_NAME_LABEL,
     MESH_GATEWAY,
@@ -61,6 +61,7 @@ __all__ = [
     "PushContext",
     "PushRequest",
     "TriggerReason",
+    "VerifiedIdentity",
     "build_push_context",
     "gateway_route_name",
     "host_matches",

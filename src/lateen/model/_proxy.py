@@ -18,6 +18,7 @@ __all__ = [
     "NodeIdError",
     "Proxy",
     "ProxyType",
+    "VerifiedIdentity",
     "parse_node",
 ]
 
@@ -47,6 +48,16 @@ class NodeIdError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class VerifiedIdentity:
+    """Who the proxy proved to be when it connected (Istio's ``VerifiedIdentity``): the
+    namespace and service account its credential is bound to. What the node metadata claims
+    is not proof; this is."""
+
+    namespace: str
+    service_account: str
+
+
+@dataclass(frozen=True, slots=True)
 class Proxy:
     """A connected Envoy, identified like Istio: ``sidecar~IP~POD.NS~NS.svc.cluster.local``."""
 
@@ -60,6 +71,8 @@ class Proxy:
     workload_name: str = ""
     cluster_id: str = "Kubernetes"
     metadata: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    #: set by the server when the stream carried a credential it accepted; None otherwise
+    verified_identity: VerifiedIdentity | None = None
 
     @property
     def node_id(self) -> str:

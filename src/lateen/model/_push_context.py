@@ -127,6 +127,10 @@ class PushContext:
         default_factory=lambda: MappingProxyType({})
     )
     configs: tuple[ConfigObject, ...] = ()  # every Istio config object of the push
+    #: Kubernetes Secrets by (namespace, name): the credentials ``credentialName`` names
+    secrets: Mapping[tuple[str, str], ConfigObject] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     _services_by_host: Mapping[str, tuple[Service, ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
@@ -553,6 +557,9 @@ def build_push_context(
         jwks=MappingProxyType(dict(sorted((jwks or {}).items()))),
         configs=tuple(all_istio),
         _authz_by_namespace=index_authorization_policies(objs),
+        secrets=MappingProxyType(
+            {(o.namespace, o.name): o for o in objs if (o.group, o.kind) == ("", "Secret")}
+        ),
         _services_by_host=freeze(services_by_host),
         _vs_by_gateway=freeze(vs_by_gateway),
         _instances_by_address=freeze(instances),

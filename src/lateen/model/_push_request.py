@@ -15,6 +15,7 @@ class TriggerReason(StrEnum):
     ENDPOINT = "endpoint"
     SERVICE = "service"
     PROXY = "proxy"  # a new connection or a proxy's metadata changed
+    SECRET = "secret"  # a Secret (a credentialName's certificate) changed
     GLOBAL = "global"
     DEBUG = "debug"
 

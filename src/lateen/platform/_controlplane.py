@@ -35,6 +35,7 @@ from lateen.model import (
 )
 from lateen.platform._jwks import HttpJwksSource
 from lateen.server import Clock, Debouncer, MonotonicClock, XdsServer, make_debug_app
+from lateen.server._server import StreamAuthenticator
 from lateen.xds import default_generators
 
 __all__ = ["ControlPlane", "ControlPlaneOptions", "mesh_service_accounts", "push_request_for"]
@@ -44,8 +45,11 @@ log = logging.getLogger(__name__)
 # kinds whose change only moves endpoints: an incremental (EDS) push is enough (a Pod
 # carries its address, labels and readiness: what endpoints are made of)
 _ENDPOINT_KINDS = frozenset({"Endpoints", "EndpointSlice", "WorkloadEntry", "Pod"})
+# kinds whose change only changes credentials: an SDS push (Istio pushes Secret changes
+# incrementally, to the proxies that read them)
+_SECRET_KINDS = frozenset({"Secret"})
 # kinds that do not affect any proxy's config
-_IGNORED_KINDS = frozenset({"ServiceAccount", "Secret", "Deployment"})
+_IGNORED_KINDS = frozenset({"ServiceAccount", "Deployment"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +67,9 @@ def push_request_for(events: Iterable[ConfigEvent], now: float) -> PushRequest |
     keys = frozenset(e.key for e in events if e.key.kind not in _IGNORED_KINDS)
     if not keys:
         return None
-    endpoint_only = all(k.kind in _ENDPOINT_KINDS for k in keys)
+    if all(k.kind in _SECRET_KINDS for k in keys):
+        return PushRequest(full=False, config_updated=keys, reasons=frozenset({TriggerReason.SECRET}), start=now)
+    endpoint_only = all(k.kind in _ENDPOINT_KINDS | _SECRET_KINDS for k in keys)
     reason = TriggerReason.ENDPOINT if endpoint_only else TriggerReason.CONFIG
     return PushRequest(full=not endpoint_only, config_updated=keys, reasons=frozenset({reason}), start=now)
 
@@ -98,6 +104,7 @@ class ControlPlane:
         clock: Clock | None = None,
         metrics: CollectorRegistry | None = None,
         jwks: JwksResolver | None = None,
+        authenticate: StreamAuthenticator | None = None,
     ) -> None:
         self.store = store
         self.options = options or ControlPlaneOptions()
@@ -105,7 +112,9 @@ class ControlPlane:
         # RequestAuthentication jwksUri: fetched here and inlined, as istiod does by default
         self.jwks = jwks or JwksResolver(HttpJwksSource(), self.clock)
         self.metrics = metrics or CollectorRegistry()
-        self.server = XdsServer(default_generators(), self.metrics, self.clock)
+        self.server = XdsServer(
+            default_generators(), self.metrics, self.clock, authenticate=authenticate
+        )
         self.debouncer = Debouncer(
             self.clock,
             self._push,
@@ -188,7 +197,7 @@ class ControlPlane:
         log.info(
             "push %s: %s (%d change(s) merged, %d object(s) changed)",
             push.version,
-            "full" if request.full else "endpoints",
+            "full" if request.full else "incremental",
             request.count,
             len(request.config_updated),
         )

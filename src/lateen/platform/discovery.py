@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lateen.config import DirectoryStore
 from lateen.platform._controlplane import ControlPlane, ControlPlaneOptions
+from lateen.server._server import StreamAuthenticator
 
 if TYPE_CHECKING:
     from lateen.security import CaServer, KeyType, RootRotator
@@ -53,6 +55,7 @@ async def serve(opts: DiscoveryOptions) -> None:
             listen_address=opts.listen_address,
             mesh_config=opts.mesh_config,
         ),
+        authenticate=_stream_authenticator(opts.ca_tokens),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -75,6 +78,28 @@ async def serve(opts: DiscoveryOptions) -> None:
                 tg.create_task(ca[1].run())
     except* _Stop:
         log.info("stopped")
+
+
+def _stream_authenticator(tokens: Path | None) -> StreamAuthenticator | None:
+    """xDS streams authenticate with the pods' CA tokens (``authorization: Bearer``, which the
+    agent puts in the bootstrap's ADS ``initial_metadata``); a proxy so verified may read its
+    namespace's credentials over SDS. Without a token file no proxy is verified."""
+    if tokens is None:
+        return None
+    from lateen.model import VerifiedIdentity
+    from lateen.security import AuthenticationError, TokenAuthenticator
+
+    auth = TokenAuthenticator(tokens)
+
+    def authenticate(metadata: Sequence[tuple[str, Any]], peer: str) -> VerifiedIdentity | None:
+        try:
+            ident = auth.authenticate(metadata, peer)
+        except AuthenticationError as e:
+            log.debug("xDS stream from %s not authenticated: %s", peer, e)
+            return None
+        return VerifiedIdentity(ident.namespace, ident.service_account)
+
+    return authenticate
 
 
 def _ca(opts: DiscoveryOptions, ca_dir: Path, cp: ControlPlane) -> tuple[CaServer, RootRotator]:

@@ -214,6 +214,18 @@ class Connection:
             log.exception("%s: generating %s failed", self.id, short_type(w.type_url))
             return None
 
+    def _log_refused(self, type_url: str, names: Iterable[str]) -> None:
+        """Log the requested names the proxy is not allowed to have (SDS credentials of
+        another namespace, or any credential without an authenticated stream); the
+        generator leaves them out, so Envoy never gets them."""
+        refused = getattr(self.server.generators.get(type_url), "refused", None)
+        if refused is None:
+            return
+        for name, why in refused(self.proxy, list(names)):
+            log.warning(
+                "%s: %s %r refused to %s: %s", self.id, short_type(type_url), name, self.peer, why
+            )
+
     def _nonce(self) -> str:
         return uuid.uuid4().hex[:16]
 
@@ -261,6 +273,7 @@ class Connection:
             w = WatchedResource(type_url)
             w.wildcard = WILDCARD in names or (type_url in FULL_STATE_TYPES and not names)
             w.names = names - {WILDCARD}
+            self._log_refused(type_url, w.names)
             w.acked_version = req.version_info
             self.watched[type_url] = w
             await self._respond_sotw(w, force=True)
@@ -280,6 +293,7 @@ class Connection:
             w.sent.pop(n, None)  # must be resent even if sent before unrequested
         w.names = names
         if added:
+            self._log_refused(type_url, added)
             await self._respond_sotw(w, force=type_url in FULL_STATE_TYPES)
 
     def _build_sotw(
@@ -369,6 +383,7 @@ class Connection:
         if first and not w.wildcard:
             for n in [n for n in w.sent if n not in w.names]:
                 del w.sent[n]
+        self._log_refused(type_url, added)
         if first or added or (WILDCARD in subscribe):
             await self._respond_delta(w, force=first, removals=True)
 

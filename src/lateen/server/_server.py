@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import grpc
@@ -13,7 +14,14 @@ from envoy.service.discovery.v3 import ads_pb2_grpc
 from google.protobuf.json_format import MessageToDict
 from prometheus_client import CollectorRegistry
 
-from lateen.model import NodeIdError, Proxy, PushRequest, TriggerReason, parse_node
+from lateen.model import (
+    NodeIdError,
+    Proxy,
+    PushRequest,
+    TriggerReason,
+    VerifiedIdentity,
+    parse_node,
+)
 from lateen.server._cache import CachedResource, ResourceCache
 from lateen.server._clock import Clock, MonotonicClock
 from lateen.server._connection import Connection
@@ -27,7 +35,10 @@ from lateen.server._types import (
     type_order,
 )
 
-__all__ = ["XdsServer"]
+__all__ = ["StreamAuthenticator", "XdsServer"]
+
+#: From a stream's metadata and peer to the identity it proves (None: none, or refused).
+StreamAuthenticator = Callable[[Sequence[tuple[str, Any]], str], VerifiedIdentity | None]
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +58,12 @@ class XdsServer:
         clock: Clock | None = None,
         *,
         max_concurrent_pushes: int = 100,
+        authenticate: StreamAuthenticator | None = None,
     ) -> None:
         self.generators: dict[str, XdsGenerator] = dict(generators)
+        # who a stream's proxy is (its token); without it no proxy is verified and none
+        # gets credentials (SDS)
+        self.authenticate = authenticate
         self.metrics = XdsMetrics(registry)
         self.clock: Clock = clock or MonotonicClock()
         self.cache = ResourceCache(self.metrics)
@@ -176,6 +191,7 @@ class XdsServer:
             log.warning("rejecting stream from %s: %s", context.peer(), e)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
             return
+        proxy = self._verify(proxy, context)
         conn = Connection(
             self,
             f"{proxy.id}-{next(self._ids)}",
@@ -212,6 +228,26 @@ class XdsServer:
             else:
                 self.metrics.connected.labels(version).dec()
             log.info("%s: disconnected", conn.id)
+
+    def _verify(self, proxy: Proxy, context: grpc.aio.ServicerContext[Any, Any]) -> Proxy:
+        """The proxy with the identity its stream proves (Istio: the client certificate on
+        15012; here the pod's token in the stream's ``authorization`` metadata). A proxy
+        claiming another namespace than its token's stays unverified."""
+        if self.authenticate is None:
+            return proxy
+        metadata = tuple(context.invocation_metadata() or ())
+        identity = self.authenticate(metadata, context.peer())
+        if identity is None:
+            return proxy
+        if identity.namespace != proxy.namespace:
+            log.warning(
+                "%s: token of namespace %s, node claims %s: not verified",
+                proxy.id,
+                identity.namespace,
+                proxy.namespace,
+            )
+            return proxy
+        return dataclasses.replace(proxy, verified_identity=identity)
 
     def trigger(self, reason: TriggerReason = TriggerReason.DEBUG) -> None:
         """Push the current snapshot to everyone again (debug)."""

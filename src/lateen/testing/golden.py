@@ -14,6 +14,7 @@ YAML plus one header document that describes the proxy under test::
     namespace: default
     labels: {app: productpage, version: v1}
     metadata: {}             # extra node metadata
+    verifiedIdentity: {namespace: istio-system, serviceAccount: gw}   # the stream's token
     mesh:                    # optional MeshConfig (mesh.yaml as a mapping)
       outboundTrafficPolicy: {mode: REGISTRY_ONLY}
     jwks:                    # optional: key sets the control plane fetched, by jwksUri
@@ -35,7 +36,7 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from lateen.api import ConfigObject, load_yaml
-from lateen.model import MeshConfig, Proxy, ProxyType
+from lateen.model import MeshConfig, Proxy, ProxyType, VerifiedIdentity
 
 __all__ = [
     "XdsCase",
@@ -113,6 +114,12 @@ class XdsCase:
 
 def _proxy(doc: Mapping[str, Any]) -> Proxy:
     ns = str(doc.get("namespace") or "default")
+    ident = doc.get("verifiedIdentity")
+    verified = (
+        VerifiedIdentity(str(ident.get("namespace") or ""), str(ident.get("serviceAccount") or ""))
+        if isinstance(ident, Mapping)
+        else None
+    )
     ips = tuple(x.strip() for x in str(doc.get("ip") or "198.18.0.1").split(",") if x.strip())
     return Proxy(
         type=ProxyType(str(doc.get("type") or "sidecar")),
@@ -123,6 +130,7 @@ def _proxy(doc: Mapping[str, Any]) -> Proxy:
         labels={str(k): str(v) for k, v in (doc.get("labels") or {}).items()},
         service_account=str(doc.get("serviceAccount") or ""),
         metadata=dict(doc.get("metadata") or {}),
+        verified_identity=verified,
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -113,8 +113,11 @@ class XdsClient:
         delta: bool = False,
         auto_ack: bool = True,
         channel: grpc.aio.Channel | None = None,
+        call_metadata: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.target = target
+        # gRPC metadata of the stream (Envoy's ``initial_metadata``: the pod's token)
+        self.call_metadata = tuple(call_metadata)
         self.node_id = node_id
         self.metadata = dict(metadata or {})
         self.delta = delta
@@ -140,8 +143,11 @@ class XdsClient:
                 self.target, options=[("grpc.max_receive_message_length", -1)]
             )
         stub = ads_pb2_grpc.AggregatedDiscoveryServiceStub(self._channel)
+        md = self.call_metadata or None
         self._call = (
-            stub.DeltaAggregatedResources() if self.delta else stub.StreamAggregatedResources()
+            stub.DeltaAggregatedResources(metadata=md)
+            if self.delta
+            else stub.StreamAggregatedResources(metadata=md)
         )
         self._tg = asyncio.TaskGroup()
         await self._tg.__aenter__()

@@ -81,6 +81,10 @@ class ApiClient:
     def delete(self, documents: list[dict[str, str]]) -> tuple[int, dict[str, Any]]:
         return self.request("POST", "/v1/delete", {"documents": documents})
 
+    def delete_keys(self, keys: list[dict[str, str]]) -> tuple[int, dict[str, Any]]:
+        """Delete by ``{group, kind, namespace, name}`` (``lateen delete KIND NAME``)."""
+        return self.request("POST", "/v1/delete", {"keys": keys})
+
 
 def connect(state_dir: Path | str) -> tuple[ApiClient, RuntimeInfo]:
     """The client of the mesh running from ``state_dir``; :class:`NotRunning` if none is."""

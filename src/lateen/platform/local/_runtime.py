@@ -255,7 +255,11 @@ class LocalMesh:
                     path.unlink()
                 continue
             tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(yaml.safe_dump(object_to_dict(e.new), sort_keys=False))
+            tmp.unlink(missing_ok=True)
+            # 0600: a Secret's file holds key material (and nothing here needs another reader)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(yaml.safe_dump(object_to_dict(e.new), sort_keys=False))
             os.replace(tmp, path)
 
     def _record_processes(self) -> None:
@@ -315,18 +319,23 @@ class LocalMesh:
             self._persist()
         return {"results": results}
 
-    def delete_documents(self, docs: Sequence[dict[str, str]]) -> dict[str, Any]:
+    def delete_documents(self, docs: Sequence[dict[str, str]], by_key: Sequence[dict[str, str]] = ()) -> dict[str, Any]:
+        """Delete the objects the documents name, or (``by_key``) the objects with these
+        ``{group, kind, namespace, name}``."""
         objects, errors = _load(docs)
         if errors:
             return {"errors": [_error_text(e) for e in errors]}
+        wanted = [o.key for o in objects]
+        for k in by_key:
+            wanted.append(ConfigKey(str(k.get("group") or ""), str(k.get("kind") or ""), str(k.get("namespace") or ""), str(k.get("name") or "")))
         results = []
         keys = []
         current = self.config.snapshot()
-        for o in objects:
-            found = o.key in current
-            results.append({"kind": o.kind, "group": o.group, "namespace": o.namespace, "name": o.name, "action": "deleted" if found else "not found"})
+        for key in wanted:
+            found = key in current
+            results.append({"kind": key.kind, "group": key.group, "namespace": key.namespace, "name": key.name, "action": "deleted" if found else "not found"})
             if found:
-                keys.append(o.key)
+                keys.append(key)
         if keys:
             self.config.delete(*keys)
             self._persist()
@@ -409,7 +418,7 @@ class LocalMesh:
         @routes.post("/v1/delete")
         async def delete(req: web.Request) -> web.Response:
             body = await req.json()
-            result = self.delete_documents(body.get("documents") or [])
+            result = self.delete_documents(body.get("documents") or [], body.get("keys") or [])
             return web.json_response(result, status=400 if "errors" in result else 200)
 
         app = web.Application()

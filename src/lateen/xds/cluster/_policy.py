@@ -427,17 +427,53 @@ def sds_available(ctx: OutboundClusterContext) -> bool:
     return sds_enabled(ctx.proxy)
 
 
+def _credential_allowed(ctx: OutboundClusterContext) -> bool:
+    """Whether a ``credentialName`` rule originates TLS for this proxy: on gateways (routers;
+    an egress gateway is the usual case). Istio leaves a sidecar's cluster without TLS for a
+    rule that has no ``workloadSelector`` (every sidecar would otherwise wait for a secret
+    it may not read); Lateen serves credentials to gateways only, so sidecars always do."""
+    from lateen.model._proxy import ProxyType
+
+    return ctx.proxy.type is ProxyType.ROUTER
+
+
+def _credential_tls(common: common_pb2.CommonTlsContext, tls: Any, mutual: bool) -> None:
+    """Istio's ``ApplyCustomSDSToClientCommonTLSContext``: MUTUAL presents the credential's
+    certificate (``kubernetes://<name>``); unless ``insecureSkipVerify``, the server is
+    checked against the credential's CA (``kubernetes://<name>-cacert``) and
+    ``subjectAltNames``. Served by the control plane over ADS (:mod:`lateen.xds.secret`)."""
+    from lateen.api.credentials import CACERT_SUFFIX
+    from lateen.xds.secret import credential_sds_config
+
+    if mutual:
+        common.tls_certificate_sds_secret_configs.append(credential_sds_config(tls.credential_name))
+    if tls.insecure_skip_verify:
+        return
+    combined = common.combined_validation_context
+    combined.default_validation_context.SetInParent()
+    combined.default_validation_context.match_subject_alt_names.extend(
+        _exact(list(tls.subject_alt_names))
+    )
+    combined.validation_context_sds_secret_config.CopyFrom(
+        credential_sds_config(tls.credential_name + CACERT_SUFFIX)
+    )
+
+
 def _simple_or_mutual(c: cluster_pb2.Cluster, tls: Any, mutual: bool) -> tls_pb2.UpstreamTlsContext:
     out = tls_pb2.UpstreamTlsContext(sni=tls.sni)
     common = out.common_tls_context
-    if mutual:
+    if tls.credential_name:
+        _credential_tls(common, tls, mutual)
+    elif mutual:
         common.tls_certificates.append(
             common_pb2.TlsCertificate(
                 certificate_chain=base_pb2.DataSource(filename=tls.client_certificate),
                 private_key=base_pb2.DataSource(filename=tls.private_key),
             )
         )
-    if tls.insecure_skip_verify:
+    if tls.credential_name:
+        pass
+    elif tls.insecure_skip_verify:
         common.validation_context.SetInParent()
     else:
         vc = common_pb2.CertificateValidationContext(
@@ -465,10 +501,10 @@ def _simple_or_mutual(c: cluster_pb2.Cluster, tls: Any, mutual: bool) -> tls_pb2
 def configure_upstream_tls(c: cluster_pb2.Cluster, ctx: OutboundClusterContext) -> None:
     """``tls``: SIMPLE / MUTUAL originate TLS with the certificate files the rule names
     (``caCertificates`` empty: the system bundle; ``insecureSkipVerify``: no verification;
-    ``subjectAltNames``, ``sni``, ``caCrl``); DISABLE stays plaintext. ``credentialName``
-    (certificates from a Secret over SDS) and ISTIO_MUTUAL need the agent's SDS server
-    (:func:`sds_available`); until then such clusters stay plaintext, as Istio's sidecars do
-    for a ``credentialName`` rule without a workload selector."""
+    ``subjectAltNames``, ``sni``, ``caCrl``), or on gateways with ``credentialName`` (the
+    Secret's certificate and CA over SDS from the control plane; sidecars stay plaintext, as
+    Istio's do for such a rule without a workload selector); DISABLE stays plaintext.
+    ISTIO_MUTUAL needs the agent's SDS server (:func:`sds_available`)."""
     tp = ctx.traffic_policy
     tls = tp.tls if tp is not None else None
     if tls is None or tls.mode == "DISABLE":
@@ -487,8 +523,8 @@ def configure_upstream_tls(c: cluster_pb2.Cluster, ctx: OutboundClusterContext) 
             c.transport_socket.name = TLS_TRANSPORT_SOCKET
             c.transport_socket.typed_config.CopyFrom(pack(context))
         return
-    if tls.credential_name:
-        return  # TODO(security issue): SDS secret ``kubernetes://<credentialName>``
+    if tls.credential_name and not _credential_allowed(ctx):
+        return  # a sidecar: plaintext, as Istio (credentials are for gateways)
     context = _simple_or_mutual(c, tls, tls.mode == "MUTUAL")
     c.transport_socket.name = TLS_TRANSPORT_SOCKET
     c.transport_socket.typed_config.CopyFrom(pack(context))

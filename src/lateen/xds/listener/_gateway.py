@@ -11,10 +11,11 @@
   TCP -> tcp_proxy from the ``tcp`` routes.
 
 Certificates come from files (``serverCertificate``, ``privateKey``, ``caCertificates``,
-``caCrl``, ``tlsCertificates``). ``credentialName(s)`` needs SDS: :func:`credential_tls`
-is the hook; until it is wired a server naming a credential gets no filter chain, like
-ISTIO_MUTUAL and AUTO_PASSTHROUGH servers. A port without any filter chain gets no
-listener (Envoy rejects a listener without one)."""
+``caCrl``, ``tlsCertificates``), from ``credentialName(s)`` over SDS (``kubernetes://<name>``
+and ``-cacert``, served by the control plane to gateways of the Secret's namespace), or,
+for ISTIO_MUTUAL, the gateway's own workload certificate (``default``/``ROOTCA`` from its
+agent). AUTO_PASSTHROUGH servers get no filter chain yet. A port without any filter chain
+gets no listener (Envoy rejects a listener without one)."""
 
 from __future__ import annotations
 
@@ -28,10 +29,12 @@ from envoy.extensions.transport_sockets.tls.v3 import common_pb2, tls_pb2
 from envoy.type.matcher.v3 import string_pb2
 from google.protobuf import wrappers_pb2
 
+from lateen.api.credentials import CACERT_SUFFIX
 from lateen.model._gateway import GatewayServer
 from lateen.model._proxy import Proxy
 from lateen.model._push_context import PushContext
 from lateen.xds import names
+from lateen.xds._mtls import sds_enabled
 from lateen.xds._scope import (
     explicit_bind_host,
     gateway_servers,
@@ -52,6 +55,7 @@ from lateen.xds.listener._hcm import (
 )
 from lateen.xds.listener._mtls import tls_inspector
 from lateen.xds.route._l4 import gateway_tcp_route, gateway_tls_routes
+from lateen.xds.secret import credential_sds_config
 
 __all__ = [
     "GATEWAY_ALPN",
@@ -59,6 +63,7 @@ __all__ = [
     "credential_tls",
     "downstream_tls_context",
     "gateway_listeners",
+    "istio_mutual_tls",
 ]
 
 TLS_TRANSPORT_SOCKET = "envoy.transport_sockets.tls"
@@ -74,13 +79,45 @@ _TLS_VERSIONS = {
 
 
 def credential_tls(common: common_pb2.CommonTlsContext, tls: Any, validate_client: bool) -> bool:
-    """Hook for ``credentialName``/``credentialNames``: fill ``common`` with the SDS secret
-    configs of the credential (Istio: ``kubernetes://<name>`` and, to validate client
-    certificates, ``kubernetes://<name>-cacert``) and return True.
+    """``credentialName``/``credentialNames`` (Istio's
+    ``ApplyCredentialSDSToServerCommonTLSContext``): each credential's certificate from SDS
+    ``kubernetes://<name>`` (served by the control plane over ADS, see
+    :mod:`lateen.xds.secret`); to validate client certificates (MUTUAL, OPTIONAL_MUTUAL) the CA
+    ``kubernetes://<first name>-cacert`` with ``subjectAltNames``, SPKI and hash pins as the
+    default validation context. Without validation, ``subjectAltNames`` alone still apply.
+    Always True (kept as a hook: a server whose credential cannot be served gets no chain)."""
+    names = list(tls.credential_names) or [tls.credential_name]
+    for name in names:
+        common.tls_certificate_sds_secret_configs.append(credential_sds_config(name))
+    sans = [string_pb2.StringMatcher(exact=n) for n in tls.subject_alt_names]
+    if validate_client:
+        combined = common.combined_validation_context
+        default = combined.default_validation_context
+        default.SetInParent()
+        default.match_subject_alt_names.extend(sans)
+        default.verify_certificate_spki.extend(tls.verify_certificate_spki)
+        default.verify_certificate_hash.extend(tls.verify_certificate_hash)
+        combined.validation_context_sds_secret_config.CopyFrom(
+            credential_sds_config(names[0] + CACERT_SUFFIX)
+        )
+    elif sans:
+        common.validation_context.match_subject_alt_names.extend(sans)
+    return True
 
-    TODO(SDS): the agent serves no gateway credentials yet, so nothing can be fetched;
-    return False and the server gets no filter chain."""
-    return False
+
+def istio_mutual_tls(common: common_pb2.CommonTlsContext, tls: Any) -> None:
+    """ISTIO_MUTUAL on a gateway server (Istio's ``ApplyToCommonTLSContext``): the gateway's
+    own workload certificate ``default`` and the mesh's ``ROOTCA`` from its agent's SDS
+    socket; a client certificate of the mesh is required (``subjectAltNames`` when set)."""
+    from lateen.xds.cluster._policy import _sds
+
+    common.tls_certificate_sds_secret_configs.append(_sds("default"))
+    combined = common.combined_validation_context
+    combined.default_validation_context.SetInParent()
+    combined.default_validation_context.match_subject_alt_names.extend(
+        string_pb2.StringMatcher(exact=n) for n in tls.subject_alt_names
+    )
+    combined.validation_context_sds_secret_config.CopyFrom(_sds("ROOTCA"))
 
 
 def _file_certificates(common: common_pb2.CommonTlsContext, tls: Any) -> str:
@@ -108,21 +145,31 @@ def _tls_params(common: common_pb2.CommonTlsContext, tls: Any) -> None:
         common.tls_params.cipher_suites.extend(tls.cipher_suites)
 
 
-def downstream_tls_context(tls: Any) -> tls_pb2.DownstreamTlsContext | None:
-    """The TLS a SIMPLE / MUTUAL / OPTIONAL_MUTUAL server terminates (Istio's
-    ``BuildListenerTLSContext``): its certificate, client certificates required (MUTUAL) or
-    verified when sent (OPTIONAL_MUTUAL) against ``caCertificates`` (and ``caCrl``,
-    ``subjectAltNames``), ALPN h2/http1.1, TLS versions and ciphers when set. None when the
-    mode is not terminated here from files or a credential."""
-    if tls is None or tls.mode not in ("SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL"):
-        return None  # PASSTHROUGH, AUTO_PASSTHROUGH; ISTIO_MUTUAL needs the workload cert (SDS)
+def downstream_tls_context(
+    tls: Any, proxy: Proxy | None = None
+) -> tls_pb2.DownstreamTlsContext | None:
+    """The TLS a SIMPLE / MUTUAL / OPTIONAL_MUTUAL / ISTIO_MUTUAL server terminates (Istio's
+    ``BuildListenerTLSContext``): its certificate (files, or ``credentialName`` over SDS),
+    client certificates required (MUTUAL, ISTIO_MUTUAL) or verified when sent
+    (OPTIONAL_MUTUAL) against ``caCertificates`` / the credential's ``-cacert`` (and
+    ``caCrl``, ``subjectAltNames``), ALPN h2/http1.1, TLS versions and ciphers when set.
+    ISTIO_MUTUAL needs the gateway's agent to serve its workload certificate (``proxy`` with
+    SDS). None when the mode is not terminated here."""
+    if tls is None or tls.mode not in ("SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL", "ISTIO_MUTUAL"):
+        return None  # PASSTHROUGH, AUTO_PASSTHROUGH
+    if tls.mode == "ISTIO_MUTUAL" and (proxy is None or not sds_enabled(proxy)):
+        return None  # no workload certificate to present
     ctx = tls_pb2.DownstreamTlsContext(
-        require_client_certificate=wrappers_pb2.BoolValue(value=tls.mode == "MUTUAL")
+        require_client_certificate=wrappers_pb2.BoolValue(
+            value=tls.mode in ("MUTUAL", "ISTIO_MUTUAL")
+        )
     )
     common = ctx.common_tls_context
     common.alpn_protocols.extend(GATEWAY_ALPN)
     validate = tls.mode != "SIMPLE"
-    if tls.credential_name or tls.credential_names:
+    if tls.mode == "ISTIO_MUTUAL":
+        istio_mutual_tls(common, tls)
+    elif tls.credential_name or tls.credential_names:
         if not credential_tls(common, tls, validate):
             return None
     else:
@@ -175,7 +222,7 @@ def _server_chains(
             return []  # needs SNI-DNAT clusters: not built yet
         routes = gateway_tls_routes(push, proxy, port, gs.gateway, gs.hosts(), seen_sni)
         return [_authorized(_l4_chain(r), proxy, push) for r in routes]
-    ctx = downstream_tls_context(gs.server.tls)
+    ctx = downstream_tls_context(gs.server.tls, proxy)
     if gs.server.tls is not None and ctx is None:
         return []
     if gs.terminates_http:

@@ -36,12 +36,14 @@ __all__ = [
     "build_hcm",
     "configure_access_log",
     "configure_basics",
+    "configure_client_cert_details",
     "configure_default_http_filters",
     "configure_explicit_proxy",
     "configure_jwt_authn",
     "configure_path_normalization",
     "configure_route_source",
     "file_access_log",
+    "gateway_xfcc_mode",
 ]
 
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
@@ -182,6 +184,45 @@ def configure_access_log(hcm: hcm_pb2.HttpConnectionManager, ctx: HcmContext) ->
         )
 
 
+_XFCC_MODES = {
+    "SANITIZE": hcm_pb2.HttpConnectionManager.SANITIZE,
+    "FORWARD_ONLY": hcm_pb2.HttpConnectionManager.FORWARD_ONLY,
+    "APPEND_FORWARD": hcm_pb2.HttpConnectionManager.APPEND_FORWARD,
+    "SANITIZE_SET": hcm_pb2.HttpConnectionManager.SANITIZE_SET,
+    "ALWAYS_FORWARD_ONLY": hcm_pb2.HttpConnectionManager.ALWAYS_FORWARD_ONLY,
+}
+
+
+def gateway_xfcc_mode(proxy: Proxy) -> str:
+    """The gateway's ``gatewayTopology.forwardClientCertDetails`` from its ProxyConfig (node
+    metadata ``PROXY_CONFIG``); SANITIZE_SET when unset or UNDEFINED, as Istio."""
+    pc = proxy.metadata.get("PROXY_CONFIG")
+    topology = pc.get("gatewayTopology") if isinstance(pc, dict) else None
+    mode = topology.get("forwardClientCertDetails") if isinstance(topology, dict) else None
+    mode = str(mode or "").upper()
+    return mode if mode in _XFCC_MODES else "SANITIZE_SET"
+
+
+def configure_client_cert_details(hcm: hcm_pb2.HttpConnectionManager, ctx: HcmContext) -> None:
+    """``x-forwarded-client-cert`` as Istio sets it. Gateways: SANITIZE_SET unless the
+    gateway's ``gatewayTopology.forwardClientCertDetails`` says otherwise, with the client
+    certificate's subject, cert, URI and DNS SANs: a header the client sent never passes,
+    only what the gateway verified itself (nothing without a client certificate). Sidecar
+    inbound: APPEND_FORWARD with subject, URI and DNS SANs: the app sees the XFCC of the hops
+    before (a gateway's) plus the mTLS peer's identity. Outbound: Envoy's default (SANITIZE)."""
+    if ctx.direction is Direction.OUTBOUND:
+        return
+    details = hcm.set_current_client_cert_details
+    details.subject.value = True
+    details.uri = True
+    details.dns = True
+    if ctx.direction is Direction.GATEWAY:
+        hcm.forward_client_cert_details = _XFCC_MODES[gateway_xfcc_mode(ctx.proxy)]
+        details.cert = True
+    else:
+        hcm.forward_client_cert_details = hcm_pb2.HttpConnectionManager.APPEND_FORWARD
+
+
 def configure_jwt_authn(hcm: hcm_pb2.HttpConnectionManager, ctx: HcmContext) -> None:
     """RequestAuthentication: the ``jwt_authn`` filter on a sidecar's inbound HTTP and on a
     gateway's HTTP listeners when some policy selects the workload (:mod:`lateen.xds._authn`)."""
@@ -218,6 +259,7 @@ DEFAULT_HCM_CONFIGURERS: tuple[HcmConfigurer, ...] = (
     configure_explicit_proxy,
     configure_route_source,
     configure_path_normalization,
+    configure_client_cert_details,
     configure_access_log,
     configure_ext_authz,
     configure_jwt_authn,

@@ -31,25 +31,15 @@ def tls_inspector() -> lc.ListenerFilter:
 
 def _mtls_chain(base: lc.FilterChain) -> lc.FilterChain:
     """``base`` behind TLS: matched on ``transport_protocol: tls`` and an Istio ALPN. An HTTP
-    chain also tells the app who called (``x-forwarded-client-cert``, as Istio's inbound)."""
+    chain's HCM tells the app who called (``x-forwarded-client-cert``: the inbound HCM's
+    APPEND_FORWARD, set by ``configure_client_cert_details``)."""
     chain = lc.FilterChain()
     chain.CopyFrom(base)
     chain.name = f"{base.name}-mtls"
     del chain.filter_chain_match.application_protocols[:]
     chain.filter_chain_match.transport_protocol = "tls"
     chain.filter_chain_match.application_protocols.extend(ISTIO_MTLS_ALPNS)
-    http = False
-    for f in chain.filters:
-        if f.typed_config.Is(_HCM.DESCRIPTOR):
-            http = True
-            hcm = _HCM()
-            f.typed_config.Unpack(hcm)
-            hcm.forward_client_cert_details = _HCM.APPEND_FORWARD
-            details = hcm.set_current_client_cert_details
-            details.subject.value = True
-            details.dns = True
-            details.uri = True
-            f.typed_config.CopyFrom(pack(hcm))
+    http = any(f.typed_config.Is(_HCM.DESCRIPTOR) for f in chain.filters)
     chain.transport_socket.name = _TLS_TRANSPORT_SOCKET
     chain.transport_socket.typed_config.CopyFrom(pack(downstream_mtls_context(http)))
     return chain
