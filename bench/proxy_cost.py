@@ -2,12 +2,13 @@
 
 On the testbed of ``bench/_testbed.py``, the C open-loop generator sends 100, 500, 1000 and
 2000 requests per second (1 KB responses, 16 keep-alive connections, as Istio's benchmark)
-through the Lateen path (client -> client sidecar -> server sidecar -> server) and, right
-after, through the static two-Envoy limit. Around each run, every process's user+system CPU
+through the Lateen path (client -> client sidecar -> server sidecar -> server, mTLS between
+the sidecars) and, right after, through the static two-Envoy limit (the same mTLS). Around each run, every process's user+system CPU
 time is read from ``/proc/PID/stat`` (10 ms ticks); after each run its ``VmRSS``. Reported
 per process (each sidecar's Envoy and agent separately, and each limit Envoy): CPU ms per 1000
 requests, vCPU (CPU seconds per second of the run), and RSS (``VmRSS``, which counts Envoy's
-~50 MB binary mapped from one file) beside ``RssAnon`` (private memory). Before the runs, every
+~50 MB binary mapped from one file) beside ``RssAnon`` (private memory) and ``Pss``
+(``/proc/PID/smaps_rollup``: shared pages divided among the processes sharing them). Before the runs, every
 process is watched idle for a few seconds; "over idle" subtracts that idle vCPU (Envoy's own
 timers and stats flushes) from a run's, leaving the cost of the requests.
 
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._loadgen import run_open_loop
-from bench._procs import cpu_seconds, rss_mb
+from bench._procs import cpu_seconds, pss_mb, rss_mb
 from bench._testbed import Testbed, testbed
 
 __all__ = ["ISTIO_ANCHOR", "Params", "run"]
@@ -96,7 +97,7 @@ def _one(
         used = None if a is None or b is None else b - a
         base = idle.get(r)
         over = None if used is None or base is None else max(0.0, used - base * wall)
-        mem, anon = rss_mb(bed.pids[r]), rss_mb(bed.pids[r], "RssAnon")
+        mem, anon, pss = rss_mb(bed.pids[r]), rss_mb(bed.pids[r], "RssAnon"), pss_mb(bed.pids[r])
         processes[r] = {
             "cpu_s": None if used is None else round(used, 3),
             "vcpu": None if used is None else round(used / wall, 3),
@@ -108,6 +109,7 @@ def _one(
             else round(over * 1e6 / all_requests, 1),
             "rss_mb": None if mem is None else round(mem, 1),
             "rss_anon_mb": None if anon is None else round(anon, 1),
+            "pss_mb": None if pss is None else round(pss, 1),
         }
     return {
         "path": path,
@@ -143,13 +145,14 @@ def _sum(procs: dict[str, Any], roles: tuple[str, ...], key: str) -> float | Non
     return None if any(v is None for v in vals) else round(sum(vals), 3)
 
 
-KEYS = ("vcpu", "cpu_ms_per_1000_req", "cpu_ms_per_1000_req_over_idle", "rss_mb", "rss_anon_mb")
+KEYS = ("vcpu", "cpu_ms_per_1000_req", "cpu_ms_per_1000_req_over_idle", "rss_mb", "rss_anon_mb",
+        "pss_mb")  # fmt: skip
 
 
 def _table(runs: list[dict[str, Any]], p: Params) -> dict[str, Any]:
     cols = [
         "rps", "process", "vCPU", "CPU ms / 1000 req", "over idle", "RSS MB", "RssAnon MB",
-        "Istio 1.24 sidecar", "failed",
+        "PSS MB", "Istio 1.24 sidecar", "failed",
     ]  # fmt: skip
     rows: list[list[Any]] = []
 
@@ -177,9 +180,11 @@ def _table(runs: list[dict[str, Any]], p: Params) -> dict[str, Any]:
         "notes": [
             "vCPU: CPU seconds per second of the run (/proc/PID/stat utime+stime, 10 ms ticks); "
             "over idle: minus the process's idle vCPU over the same time",
-            "RSS counts Envoy's binary (~50 MB, shared by every Envoy); RssAnon is private memory",
+            "RSS counts Envoy's binary (~50 MB, shared by every Envoy); RssAnon is private memory; "
+            "PSS splits shared pages among the processes mapping them (here: 4 Envoys; 2 agents and the control plane share Python)",
             "Linkerd's proxy: 26 MB (memory anchor)",
-            "Lateen has no mTLS and no telemetry filters yet: its Envoys do less than Istio's",
+            "the hop between the two sidecars (and between the limit's two Envoys) is Istio mTLS, "
+            "as in Istio's anchor; Lateen has no telemetry filters yet",
         ],
     }
 

@@ -179,10 +179,30 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _limit_boots(tmp_path: Path) -> list[dict[str, Any]]:
+    from bench._testbed import Hop, _issue_files, _make_ca
+
+    ca = _make_ca(tmp_path, "127.0.0.1:15012")
+    certs = _issue_files(ca, tmp_path / "certs", "default", "limit-server")
+    san = "spiffe://cluster.local/ns/default/sa/limit-server"
+    return [
+        limit_bootstrap(node="limit-client", listen=("127.0.0.1", 15001),
+                        upstream=("127.0.0.2", 9080), admin=("127.0.0.1", 15000)),
+        limit_bootstrap(node="limit-client", admin=("127.0.0.1", 15000), hops=(
+            Hop("limit", ("127.0.0.1", 15001), ("127.0.0.2", 9080), client_tls=certs,
+                sni="outbound_.9080_._.s.default.svc.cluster.local", sans=(san,)),
+            Hop("limit-plaintext", ("127.0.0.1", 15002), ("127.0.0.2", 9081)),
+        )),
+        limit_bootstrap(node="limit-server", admin=("127.0.0.2", 15000), hops=(
+            Hop("limit", ("127.0.0.2", 9080), ("127.0.0.3", 9080), server_tls=certs),
+        )),
+    ]  # fmt: skip
+
+
 @pytest.mark.e2e
-def test_limit_bootstrap_is_valid_envoy_config(tmp_path: Path) -> None:
-    boot = limit_bootstrap(node="limit-client", listen=("127.0.0.1", 15001),
-                           upstream=("127.0.0.2", 9080), admin=("127.0.0.1", 15000))  # fmt: skip
+@pytest.mark.parametrize("which", [0, 1, 2], ids=["plaintext", "mtls-client", "mtls-server"])
+def test_limit_bootstrap_is_valid_envoy_config(tmp_path: Path, which: int) -> None:
+    boot = _limit_boots(tmp_path)[which]
     path = tmp_path / "boot.json"
     path.write_text(json.dumps(boot))
     proc = subprocess.run(
@@ -190,6 +210,38 @@ def test_limit_bootstrap_is_valid_envoy_config(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    hcm = boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
-    filters = [f["name"] for f in hcm["typed_config"]["http_filters"]]
-    assert filters == ["envoy.filters.http.router"]  # the limit: nothing but the router
+    for listener in boot["static_resources"]["listeners"]:
+        hcm = listener["filter_chains"][0]["filters"][0]
+        filters = [f["name"] for f in hcm["typed_config"]["http_filters"]]
+        assert filters == ["envoy.filters.http.router"]  # the limit: nothing but the router
+
+
+def test_limit_tls_is_lateens_istio_mutual_with_files(tmp_path: Path) -> None:
+    """The limit's TLS contexts are the ones lateen.xds generates for ISTIO_MUTUAL, with the
+    SDS secrets swapped for files (same ALPN, SNI, SAN matchers, client cert required)."""
+    _, client, server = _limit_boots(tmp_path)
+    up = client["static_resources"]["clusters"][0]["transport_socket"]["typed_config"]
+    assert up["sni"] == "outbound_.9080_._.s.default.svc.cluster.local"
+    common = up["common_tls_context"]
+    assert common["alpn_protocols"] == ["istio-peer-exchange", "istio"]
+    certs = tmp_path / "certs"
+    assert common["tls_certificates"] == [{"certificate_chain": {"filename": str(certs / "cert-chain.pem")},
+                                           "private_key": {"filename": str(certs / "key.pem")}}]  # fmt: skip
+    assert common["validation_context"] == {
+        "match_subject_alt_names": [{"exact": "spiffe://cluster.local/ns/default/sa/limit-server"}],
+        "trusted_ca": {"filename": str(certs / "root-cert.pem")},
+    }
+    # the files: a leaf for the SPIFFE id, issued by the CA whose root is the trusted one
+    from lateen.security import load_certs, uri_sans
+
+    (leaf,) = load_certs((certs / "cert-chain.pem").read_bytes())
+    (root,) = load_certs((certs / "root-cert.pem").read_bytes())
+    assert uri_sans(leaf) == ["spiffe://cluster.local/ns/default/sa/limit-server"]
+    assert leaf.issuer == root.subject and (tmp_path / "ca" / "root-cert.pem").read_bytes() == (
+        certs / "root-cert.pem"
+    ).read_bytes()
+    assert "transport_socket" not in client["static_resources"]["clusters"][1]  # plaintext hop
+    down = server["static_resources"]["listeners"][0]["filter_chains"][0]["transport_socket"]
+    assert down["typed_config"]["require_client_certificate"] is True
+    assert down["typed_config"]["common_tls_context"]["alpn_protocols"] == ["h2", "http/1.1"]
+    assert "sds" not in json.dumps(client) + json.dumps(server)

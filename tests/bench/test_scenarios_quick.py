@@ -59,7 +59,8 @@ def test_dataplane_latency(results: dict[str, dict[str, Any]]) -> None:
     assert data["istio_anchor"] == {"version": "1.20", "added_p90_ms": 0.228,
                                     "added_p99_ms": 0.298, "connections": 16}  # fmt: skip
     cells = {(c["connections"], c["path"]): c for c in data["cells"]}
-    assert set(cells) == {(n, p) for n in (1, 4, 16) for p in ("no-mesh", "lateen", "limit")}
+    paths = ("no-mesh", "lateen", "lateen-plaintext", "limit", "limit-plaintext")
+    assert set(cells) == {(n, p) for n in (1, 4, 16) for p in paths}
     for c in cells.values():
         assert c["failed"] == 0 and c["ok"] == c["sent"] == c["latency"]["n"] > 0, c
         lat = c["latency"]
@@ -72,8 +73,23 @@ def test_dataplane_latency(results: dict[str, dict[str, Any]]) -> None:
     # two proxies cost something: every meshed p50 is above the no-mesh p50
     for n in (1, 4, 16):
         base = cells[(n, "no-mesh")]["latency"]["p50_ms"]
-        assert cells[(n, "lateen")]["latency"]["p50_ms"] > base
-        assert cells[(n, "limit")]["latency"]["p50_ms"] > base
+        for path in paths[1:]:
+            assert cells[(n, path)]["latency"]["p50_ms"] > base, (n, path)
+    # mTLS / plaintext at p50/p90/p99 for both mTLS paths at every connection count
+    ratios = {(r["connections"], r["path"]): r for r in data["mtls_over_plaintext"]}
+    assert set(ratios) == {(n, p) for n in (1, 4, 16) for p in ("lateen", "limit")}
+    for (n, path), r in ratios.items():
+        assert all(_positive(r[k]) for k in ("p50", "p90", "p99")), r
+        assert cells[(n, path)]["ratio_to_plaintext"] == {k: r[k] for k in ("p50", "p90", "p99")}
+    # the Envoys' counters: both mTLS hops did TLS handshakes on both sides, with the same
+    # version and cipher; the plaintext hops none
+    tls = data["tls"]
+    for path in ("lateen", "limit"):
+        assert tls[path]["client_handshakes"] > 0 and tls[path]["server_handshakes"] > 0, tls
+        assert tls[path]["tls"] is True and tls[path]["as_expected"] is True
+    assert set(tls["lateen"]["server_negotiated"]) == set(tls["limit"]["server_negotiated"]), tls
+    for path in ("lateen-plaintext", "limit-plaintext"):
+        assert tls[path]["client_handshakes"] == tls[path]["server_handshakes"] == 0, tls
     png = REPO / data["plot_png"]
     assert png.read_bytes()[:4] == b"\x89PNG"
 
@@ -88,7 +104,8 @@ def test_proxy_cost(results: dict[str, dict[str, Any]]) -> None:
         for role, proc in r["processes"].items():
             for k in ("cpu_s", "vcpu", "cpu_ms_per_1000_req", "cpu_ms_per_1000_req_over_idle"):
                 assert proc[k] is not None and proc[k] >= 0, (role, k, proc)
-            assert _positive(proc["rss_mb"]) and _positive(proc["rss_anon_mb"]), (role, proc)
+            for k in ("rss_mb", "rss_anon_mb", "pss_mb"):
+                assert _positive(proc[k]), (role, k, proc)
         envoys = [k for k in r["processes"] if k.endswith("envoy")]
         assert len(envoys) == 2
         # the Envoys carry the requests: each used CPU during every run

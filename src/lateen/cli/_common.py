@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -174,6 +173,8 @@ def human_age(seconds: float) -> str:
 def fetch_json(url: str, timeout: float = 10.0) -> Any:
     """GET ``url`` as JSON, ignoring ``HTTP_PROXY`` & co (set inside pods): the Envoy admin
     and the control plane's debug server are always reached directly."""
+    import urllib.request  # not at import time: every `lateen agent` start loads this module
+
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(url, timeout=timeout) as resp:
         return json.loads(resp.read())
