@@ -192,3 +192,38 @@ def test_parse_app_probers(text: str, paths: list[str]) -> None:
     from lateen.agent._status import parse_app_probers
 
     assert sorted(parse_app_probers(text)) == paths
+
+
+@pytest.mark.parametrize(
+    ("probers", "served"),
+    [({"/app-health/app/readyz": {"httpGet": {"path": "/h", "port": 1}}}, True), ({}, False)],
+    ids=["with-probers", "without-probers"],
+)
+async def test_app_health_port(probers: dict[str, object], served: bool) -> None:
+    """Istio's status port (15020 in a pod) answers the rewritten app probes; it is opened
+    only when the pod has some (``ISTIO_KUBE_APP_PROBERS``)."""
+    from lateen.agent._status import parse_app_probers
+    from lateen.testing.procs import free_port
+
+    port = free_port()
+    status = StatusServer(
+        FakeEnvoyAdmin(), "127.0.0.1", 0,
+        app_probers=parse_app_probers(json.dumps(probers)), app_health_port=port,
+    )  # fmt: skip
+    task = asyncio.create_task(status.run())
+    try:
+        while not status.bound_port:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        try:
+            url = f"http://127.0.0.1:{port}/app-health/app/readyz"
+            async with aiohttp.ClientSession() as client, client.get(url) as resp:
+                code = resp.status
+        except aiohttp.ClientConnectorError:
+            code = 0
+        # the app's port 1 refuses: the probe answers 503 through the agent; closed: no answer
+        assert code == (503 if served else 0)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

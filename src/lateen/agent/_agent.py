@@ -36,7 +36,9 @@ class AgentOptions:
     work_dir: Path
     status_address: str = ""  # default: the pod address
     # ``ISTIO_KUBE_APP_PROBERS``: the app's rewritten HTTP probes, served on the status port
+    # and on Istio's app-health port (15020), where the kubelet sends them
     app_probers: str = ""
+    app_health_port: int = 15020
     log_level: str = "warning"  # Envoy's --log-level
     envoy_binary: Path | None = None  # default: lateen.agent.envoy_binary()
     terminate_timeout_s: float = 5.0
@@ -139,6 +141,7 @@ class Agent:
             is_draining=lambda: self.envoy.draining,
             cert_served=self._cert_problem if self.sds is not None else None,
             app_probers=parse_app_probers(options.app_probers),
+            app_health_port=options.app_health_port,
         )
 
     def _cert_problem(self) -> str | None:

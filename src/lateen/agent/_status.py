@@ -9,6 +9,7 @@ Envoy. 200 when ready, 503 with the reason otherwise.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -114,8 +115,11 @@ class StatusServer:
         cert_served: Callable[[], str | None] | None = None,
         app_probers: dict[str, AppProber] | None = None,
         app_host: str = "127.0.0.1",
+        app_health_port: int = 0,
     ) -> None:
         self._app_probers = app_probers or {}
+        # Istio's status port (15020) for the rewritten app probes; 0 or no probers: not served
+        self.app_health_port = app_health_port if self._app_probers else 0
         self._app_host = app_host
         self._admin = admin
         self.address = address
@@ -177,4 +181,9 @@ class StatusServer:
             self.bound_port = port
             log.info("status server on %s:%d", self.address, port)
 
-        await serve_http(self.address, self.port, self.handle, started)
+        if not self.app_health_port:
+            await serve_http(self.address, self.port, self.handle, started)
+            return
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(serve_http(self.address, self.port, self.handle, started))
+            tg.create_task(serve_http(self.address, self.app_health_port, self.handle))

@@ -60,6 +60,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="Envoy /stats/prometheus port on the pod address (default 15090)")
     p.add_argument("--status-port", type=int, default=15021,
                    help="agent /healthz/ready port on the pod address (default 15021)")
+    p.add_argument("--app-health-port", type=int, default=15020,
+                   help="Istio's status port for rewritten app probes (/app-health/<container>/readyz), "
+                        "served when ISTIO_KUBE_APP_PROBERS is set (default 15020; 0: off)")
     p.add_argument("--delta", action="store_true", help="use Delta (incremental) xDS")
     p.add_argument("--concurrency", type=int, default=2, help="Envoy worker threads (default 2)")
     p.add_argument("--drain-duration", type=float, default=45.0, metavar="SECONDS",
@@ -194,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
         cert_ttl_s=int(os.environ.get("SECRET_TTL_SECONDS") or 0),
         key_type=os.environ.get("LATEEN_KEY_TYPE", "rsa"),
         app_probers=os.environ.get("ISTIO_KUBE_APP_PROBERS", ""),
+        app_health_port=args.app_health_port,
     )
     try:
         agent = Agent(opts)

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 PROXY_CONFIG_ANNOTATION = "proxy.istio.io/config"
 STATUS_PORT = 15021
+APP_HEALTH_PORT = 15020  # Istio's status port: the rewritten app probes go there
 
 
 def _app_probe_path(container: str) -> str:
@@ -464,7 +465,7 @@ class Kubelet:
         addr = state.address.app_address if state.address else ""
         if probe.kind == "http" and container and self._rewrites_probes(state.spec):
             ip = state.address.ip if state.address else ""
-            return await self._http_ok(ip, STATUS_PORT, _app_probe_path(container), probe.timeout_s + 1)
+            return await self._http_ok(ip, APP_HEALTH_PORT, _app_probe_path(container), probe.timeout_s + 1)
         if probe.kind == "http":
             return await self._http_ok(addr, probe.port, probe.path, probe.timeout_s)
         if probe.kind == "tcp":
