@@ -145,9 +145,15 @@ def test_bookinfo_http_authorization_task(mesh: Mesh) -> None:
 
         p.apply("productpage-viewer", selector={"matchLabels": {"app": "productpage"}},
                 action="ALLOW", rules=[{"to": [{"operation": {"methods": ["GET"]}}]}])  # fmt: skip
-        code, body = until("productpage allowed", lambda: (r := _page(mesh))[0] == 200 and r)
-        assert "Error fetching product details!" in body
-        assert "Error fetching product reviews!" in body
+        # every sidecar applies allow-nothing on its own push: wait until details and
+        # reviews both refuse productpage (a proxy that lags is not a pass)
+        code, body = until(
+            "productpage allowed, details and reviews denied",
+            lambda: (r := _page(mesh))[0] == 200
+            and "Error fetching product details!" in r[1]
+            and "Error fetching product reviews!" in r[1]
+            and r,
+        )
 
         def viewer(app: str, sa: str) -> dict[str, Any]:
             return {

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
-from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
+from envoy.extensions.transport_sockets.tls.v3 import common_pb2, tls_pb2
 from google.protobuf import wrappers_pb2
 
 from lateen.api import ConfigObject
@@ -47,6 +47,15 @@ SDS_METADATA_KEY = "LATEEN_SDS"
 ISTIO_MTLS_ALPNS = ("istio", "istio-peer-exchange", "istio-http/1.0", "istio-http/1.1", "istio-h2")
 _HTTP_ALPNS = ("h2", "http/1.1")
 TLS_MODE_ISTIO = "istio"
+# the TLS 1.2 suites Istio's inbound mTLS accepts (its default; TLS 1.3 suites are fixed)
+INBOUND_MTLS_CIPHER_SUITES = (
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "AES256-GCM-SHA384",
+    "AES128-GCM-SHA256",
+)
 
 MtlsMode = Literal["DISABLE", "PERMISSIVE", "STRICT"]
 
@@ -154,4 +163,8 @@ def downstream_mtls_context(http: bool) -> tls_pb2.DownstreamTlsContext:
     combined.validation_context_sds_secret_config.CopyFrom(_sds("ROOTCA"))
     if http:
         common.alpn_protocols.extend(_HTTP_ALPNS)
+    params = common.tls_params
+    params.tls_minimum_protocol_version = common_pb2.TlsParameters.TLSv1_2
+    params.tls_maximum_protocol_version = common_pb2.TlsParameters.TLSv1_3
+    params.cipher_suites.extend(INBOUND_MTLS_CIPHER_SUITES)
     return ctx

@@ -415,6 +415,9 @@ def istio_mutual_tls_context(
     combined.default_validation_context.match_subject_alt_names.extend(_exact(subject_alt_names))
     combined.validation_context_sds_secret_config.CopyFrom(_sds("ROOTCA"))
     common.alpn_protocols.extend(ALPN_IN_MESH_H2 if h2 else ALPN_IN_MESH)
+    # Envoy's client default tops out at TLS 1.2; Istio allows 1.3 in the mesh
+    common.tls_params.tls_minimum_protocol_version = common_pb2.TlsParameters.TLSv1_2
+    common.tls_params.tls_maximum_protocol_version = common_pb2.TlsParameters.TLSv1_3
     return ctx
 
 
