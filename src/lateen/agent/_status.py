@@ -1,4 +1,6 @@
-"""The agent's status server (``:15021``): ``GET /healthz/ready``.
+"""The agent's status server (``:15021``): ``GET /healthz/ready``, and the app probes the
+injector rewrote, ``GET /app-health/<container>/readyz`` (see ``_probe``; the agent also
+serves them on Istio's ``:15020``, where rewritten probes point).
 
 Readiness follows Istio's agent (``pilot/cmd/pilot-agent/status/ready``): Envoy is ready once
 its CDS and LDS updates were accepted at least once (``update_success > 0`` for both) and
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 
 from lateen.agent._admin import EnvoyAdmin
 from lateen.agent._http import serve_http
+from lateen.agent._probe import AppProber
 
 __all__ = ["READY_STATS_PATH", "Readiness", "StatusServer", "parse_readiness_stats", "readiness"]
 
@@ -79,6 +82,7 @@ class StatusServer:
         *,
         is_draining: Callable[[], bool] = lambda: False,
         cert_served: Callable[[], str | None] | None = None,
+        app_prober: AppProber | None = None,
     ) -> None:
         self._admin = admin
         self.address = address
@@ -88,6 +92,7 @@ class StatusServer:
         self._cert_served = cert_served
         self._once_ready = False
         self.bound_port = 0
+        self.app_prober = app_prober
 
     async def check(self) -> Readiness:
         if self._is_draining():
@@ -113,11 +118,20 @@ class StatusServer:
         return result
 
     async def handle(self, method: str, target: str) -> tuple[int, str]:
-        """``GET /healthz/ready``: 200 when ready, 503 with the reason; 404 otherwise."""
-        if target.partition("?")[0] != "/healthz/ready":
+        """``GET /healthz/ready``: 200 when ready, 503 with the reason; ``GET`` of an app
+        probe's path: the app's answer; 404 otherwise."""
+        path = target.partition("?")[0]
+        app = self.app_prober is not None and path in self.app_prober
+        if path != "/healthz/ready" and not app:
             return 404, "not found\n"
         if method not in ("GET", "HEAD"):
             return 405, "method not allowed\n"
+        if app:
+            assert self.app_prober is not None
+            status, text = await self.app_prober.probe(path)
+            if not 200 <= status < 400:
+                log.debug("app probe %s: %d %s", path, status, text.strip())
+            return status, text
         result = await self.check()
         if result.ready:
             return 200, ""

@@ -24,7 +24,14 @@ from lateen.api import ConfigKey, ConfigObject, ObjectMeta
 from lateen.config import MemoryStore
 from lateen.platform.local._network import PodAddress, PodNetwork, inherited_env
 from lateen.platform.local._process import ProcessInfo, Spawner, SupervisedProcess
-from lateen.platform.local._spec import PROXY_CONTAINER, PodSpec, Probe, ProxyRole
+from lateen.platform.local._spec import (
+    APP_PROBERS_ENV,
+    PROXY_CONTAINER,
+    PodSpec,
+    Probe,
+    ProxyRole,
+    app_probers_json,
+)
 from lateen.platform.local._state import ProcessRecord, StateDir
 from lateen.security import TokenIssuer
 
@@ -366,6 +373,9 @@ class Kubelet:
         env.update(_proxy_metadata_env(spec.annotations))
         if raw_proxy_config := spec.annotations.get(PROXY_CONFIG_ANNOTATION):
             env["PROXY_CONFIG"] = raw_proxy_config  # the pod's ProxyConfig, as Istio injects it
+        env.pop(APP_PROBERS_ENV, None)
+        if spec.app_probers:  # the app's probes, which the agent runs for the rewritten ones
+            env[APP_PROBERS_ENV] = app_probers_json(spec.app_probers)
         argv = self.network.wrap(spec, argv, proxy=True)
         owner = self.network.proxy_owner()
         owned: list[Path] = []
@@ -439,7 +449,12 @@ class Kubelet:
             await asyncio.sleep(min(period, 0.25) if not ready else min(period, 2.0))
 
     async def _probe(self, state: PodState, probe: Probe) -> bool:
-        addr = state.address.app_address if state.address else ""
+        """Run ``probe`` from the host, as a kubelet: against the app's address, or for a
+        rewritten probe against the proxy agent at the pod's address."""
+        if state.address is None:
+            addr = ""
+        else:
+            addr = state.address.ip if probe.agent else state.address.app_address
         if probe.kind == "http":
             return await self._http_ok(addr, probe.port, probe.path, probe.timeout_s)
         if probe.kind == "tcp":
