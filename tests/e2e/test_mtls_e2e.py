@@ -154,17 +154,32 @@ def _page_ok(mesh: Mesh) -> bool:
     return code == 200 and "Book Details" in body and "Error fetching" not in body
 
 
+def _probes_answered(mesh: Mesh) -> dict[str, int]:
+    """How many readiness probes (``GET /health``) each sidecar pod's app has answered."""
+    return {
+        p["name"]: container_log(p, c["name"]).count("GET /health ")
+        for p in mesh.status()["pods"] if p["proxy"] == "sidecar"
+        for c in p["containers"] if c["name"] != "istio-proxy"
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "namespace", ["default", "istio-system"], ids=["namespace-strict", "mesh-wide-strict"]
 )
 def test_mtls_migration_strict_refuses_plaintext_clients(mesh: Mesh, namespace: str) -> None:
     """Istio's mTLS migration task: STRICT for the namespace, then mesh-wide (root namespace):
     the client without a sidecar fails, sidecar traffic (the page) keeps working; deleting the
-    policy brings PERMISSIVE back."""
+    policy brings PERMISSIVE back. The kubelet's readiness probes keep passing under STRICT (it
+    has no mesh certificate: its probes are rewritten to the agent, which probes the app in the
+    pod), so no pod leaves its Services: checked after every app answered two probes."""
     policy = PEER_AUTH.format(namespace=namespace, mode="STRICT")
     mesh.lateen("apply", "-f", "-", stdin=policy)
     try:
         wait_for(lambda: not _plain_call(mesh), timeout=30, interval=0.5, what="plaintext refused under STRICT")
+        before = _probes_answered(mesh)
+        wait_for(lambda: all(n >= before[k] + 2 for k, n in _probes_answered(mesh).items()), timeout=30,
+                 interval=0.5, what="two readiness probes answered by every app under STRICT")  # fmt: skip
+        assert [p["name"] for p in mesh.status()["pods"] if not p["ready"]] == []
         assert all(_page_ok(mesh) for _ in range(5))
     finally:
         mesh.lateen("delete", "-f", "-", stdin=policy)

@@ -105,8 +105,60 @@ def test_deployment_replicas_names_and_containers():
         env=(("PORT", "9080"), ("ADDR", "0.0.0.0:9080"), ("MY_POD", p.name), ("MY_APP", "web")),
         working_dir="/srv/app/sub",
         ports=(("http", 9080),),
-        readiness=Probe("http", 9080, "/health", (), 2.0, 0.0, 1.0),
+        # injected: the probe goes to the agent, which runs the app's own (see below)
+        readiness=Probe("http", 15020, "/app-health/web/readyz", (), 2.0, 0.0, 1.0, agent=True),
     )
+    assert dict(p.app_probers) == {"/app-health/web/readyz": Probe("http", 9080, "/health", (), 2.0, 0.0, 1.0)}
+
+
+PROBED = """
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: ns1, labels: {app: p}, annotations: {%s}}
+spec:
+  containers:
+  - name: web
+    command: [x]
+    ports: [{name: http, containerPort: 8080}]
+    readinessProbe: %s
+  - name: side
+    command: [y]
+"""
+
+AGENT_PROBE = Probe("http", 15020, "/app-health/web/readyz", (), 3.0, 1.0, 2.0, agent=True)
+_TIMING = "periodSeconds: 3, initialDelaySeconds: 1, timeoutSeconds: 2"
+PROBE_REWRITES = [
+    # (id, namespace labels, annotations, probe, readiness the kubelet runs, ISTIO_KUBE_APP_PROBERS)
+    ("http", {"istio-injection": "enabled"}, "", f"{{httpGet: {{path: /healthz, port: http}}, {_TIMING}}}",
+     AGENT_PROBE,
+     '{"/app-health/web/readyz":{"httpGet":{"path":"/healthz","port":8080,"scheme":"HTTP"},"timeoutSeconds":2}}'),
+    ("tcp", {"istio-injection": "enabled"}, "", f"{{tcpSocket: {{port: 8080}}, {_TIMING}}}",
+     AGENT_PROBE, '{"/app-health/web/readyz":{"tcpSocket":{"port":8080},"timeoutSeconds":2}}'),
+    ("exec-stays", {"istio-injection": "enabled"}, "", f"{{exec: {{command: ['true']}}, {_TIMING}}}",
+     Probe("exec", 0, "/", ("true",), 3.0, 1.0, 2.0), ""),
+    ("annotation-opts-out", {"istio-injection": "enabled"}, '"sidecar.istio.io/rewriteAppHTTPProbers": "false"',
+     f"{{httpGet: {{path: /healthz, port: 8080}}, {_TIMING}}}", Probe("http", 8080, "/healthz", (), 3.0, 1.0, 2.0), ""),
+    ("no-sidecar", {}, "", f"{{httpGet: {{path: /healthz, port: 8080}}, {_TIMING}}}",
+     Probe("http", 8080, "/healthz", (), 3.0, 1.0, 2.0), ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("ns_labels", "annotations", "probe", "readiness", "probers"),
+    [r[1:] for r in PROBE_REWRITES], ids=[r[0] for r in PROBE_REWRITES],
+)
+def test_sidecar_pods_probes_go_to_the_agent(ns_labels, annotations, probe, readiness, probers):
+    """Istio's probe rewrite: a sidecar pod's HTTP/TCP readiness probe becomes a GET on the
+    agent's :15020/app-health/<container>/readyz; the original is handed to the agent."""
+    from lateen.platform.local._spec import app_probers_json
+
+    pods, errors = _pods(PROBED % (annotations, probe), {"ns1": ns_labels})
+    assert errors == []
+    (pod,) = pods
+    web, side = pod.containers
+    assert web.readiness == readiness
+    assert side.readiness is None
+    assert (app_probers_json(pod.app_probers) if pod.app_probers else "") == probers
 
 
 def test_names_are_stable_and_follow_the_template():

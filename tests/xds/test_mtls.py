@@ -201,3 +201,30 @@ def test_peer_authentication_precedence(extra: str, inbound: str, catch_all_stri
 def test_clients_call_a_disabled_namespace_in_plaintext(extra: str, auto: bool) -> None:
     clusters, _ = _build(SDS, "{}", extra)
     assert (len(clusters[API].transport_socket_matches) > 0) == auto
+
+
+@pytest.mark.parametrize(
+    "extra", [_pa("default", "default", "STRICT"), MESH_STRICT], ids=["namespace-strict", "mesh-wide-strict"]
+)
+def test_strict_is_a_filter_chain_only_update(extra: str) -> None:
+    """PERMISSIVE -> STRICT changes only filter chains (Envoy updates the listener in place)
+    and keeps the port's mTLS chain byte for byte (same name, same content): connections from
+    sidecars are not drained, only plaintext ones are."""
+    from envoy.config.listener.v3 import listener_pb2
+
+    def listener_level(lis: listener_pb2.Listener) -> listener_pb2.Listener:
+        out = listener_pb2.Listener()
+        out.CopyFrom(lis)
+        out.ClearField("filter_chains")
+        out.ClearField("default_filter_chain")
+        return out
+
+    _, before = _build()
+    _, after = _build(extra=extra)
+    assert sorted(before) == sorted(after)
+    for name in before:
+        assert listener_level(before[name]) == listener_level(after[name]), name
+    old = {c.name: c for c in before["virtualInbound"].filter_chains}
+    new = {c.name: c for c in after["virtualInbound"].filter_chains}
+    assert old["inbound|8080||-mtls"] == new["inbound|8080||-mtls"]
+    assert sorted(set(new) - set(old)) == ["inbound|8080||-plaintext-refused"]

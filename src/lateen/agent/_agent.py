@@ -1,7 +1,8 @@
 """The agent (our pilot-agent): writes the bootstrap, supervises Envoy, serves readiness,
 with a CA address the SDS server (workload certificate and trust bundle over a Unix socket;
 readiness waits for the certificate) and, with DNS capture, the DNS proxy (its own NDS stream;
-readiness does not wait for it). ``await Agent(options).run()`` until cancelled; cancellation drains Envoy first
+readiness does not wait for it), and the app probes the injector rewrote (``/app-health``, on
+the status port and on ``app_probe_port``). ``await Agent(options).run()`` until cancelled; cancellation drains Envoy first
 (the status server keeps answering, 503 "draining", until Envoy is gone), then stops."""
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import dataclasses
 import json
 import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +21,9 @@ from lateen.agent._admin import EnvoyAdmin, HttpEnvoyAdmin
 from lateen.agent._bootstrap import BootstrapOptions, ProxyKind, base_id, render_bootstrap
 from lateen.agent._envoy import Clock, EnvoyOptions, EnvoySupervisor, ProcessRunner
 from lateen.agent._envoy_binary import envoy_binary
-from lateen.agent._status import StatusServer, parse_app_probers
+from lateen.agent._http import serve_http
+from lateen.agent._probe import AppProbe, AppProber
+from lateen.agent._status import StatusServer
 
 if TYPE_CHECKING:  # the SDS code (grpc, cryptography) is imported only when SDS is on
     from lateen.agent._sds import CertificateSource, SdsServer, SecretManager
@@ -35,10 +39,6 @@ class AgentOptions:
     bootstrap: BootstrapOptions
     work_dir: Path
     status_address: str = ""  # default: the pod address
-    # ``ISTIO_KUBE_APP_PROBERS``: the app's rewritten HTTP probes, served on the status port
-    # and on Istio's app-health port (15020), where the kubelet sends them
-    app_probers: str = ""
-    app_health_port: int = 15020
     log_level: str = "warning"  # Envoy's --log-level
     envoy_binary: Path | None = None  # default: lateen.agent.envoy_binary()
     terminate_timeout_s: float = 5.0
@@ -56,6 +56,13 @@ class AgentOptions:
     sds_socket: Path | None = None  # default: var/run/secrets/workload-spiffe-uds/socket in work_dir
     cert_ttl_s: int = 0  # 0: the CA's default (24 h)
     key_type: str = "rsa"
+    # ISTIO_KUBE_APP_PROBERS: the app's probes, run against app_probe_host (default: the pod
+    # address) from app_probe_source (127.0.0.6 with traffic capture), served on the status
+    # port and on app_probe_port (Istio's 15020, where rewritten probes point)
+    app_probers: Mapping[str, AppProbe] = field(default_factory=dict)
+    app_probe_host: str = ""
+    app_probe_source: str = ""
+    app_probe_port: int = 15020
 
     @property
     def sds_enabled(self) -> bool:
@@ -134,14 +141,17 @@ class Agent:
             runner=runner,
             clock=clock,
         )
+        prober = None
+        if options.app_probers:
+            host = options.app_probe_host or b.pod_ip
+            prober = AppProber(options.app_probers, host, options.app_probe_source)
         self.status = StatusServer(
             self.admin,
             options.status_address or b.pod_ip,
             b.status_port,
             is_draining=lambda: self.envoy.draining,
             cert_served=self._cert_problem if self.sds is not None else None,
-            app_probers=parse_app_probers(options.app_probers),
-            app_health_port=options.app_health_port,
+            app_prober=prober,
         )
 
     def _cert_problem(self) -> str | None:
@@ -171,6 +181,12 @@ class Agent:
         log.info("bootstrap written to %s", path)
         async with asyncio.TaskGroup() as tg:
             status = tg.create_task(self.status.run(), name="status-server")
+            probes = None
+            if self.status.app_prober is not None:
+                probes = tg.create_task(
+                    serve_http(self.status.address, self.options.app_probe_port, self.status.handle),
+                    name="app-probes",
+                )
             dns = tg.create_task(self._run_dns(), name="dns-proxy") if self.options.dns_capture else None
             sds = []
             if self.sds is not None and self.secrets is not None:
@@ -184,6 +200,8 @@ class Agent:
                 await self.envoy.run()
             finally:
                 status.cancel()
+                if probes is not None:
+                    probes.cancel()
                 if dns is not None:
                     dns.cancel()
                 for task in sds:

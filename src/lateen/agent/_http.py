@@ -30,12 +30,16 @@ async def _next_event(conn: h11.Connection, reader: asyncio.StreamReader) -> obj
         conn.receive_data(await reader.read(65536))
 
 
-async def http_request(host: str, port: int, method: str, target: str, timeout: float = 2.0) -> Response:
-    """One request on a fresh connection: ``(status, body text)``. Raises ``OSError`` or
-    ``TimeoutError`` when nothing answers, ``h11.ProtocolError`` on a broken response."""
+async def http_request(
+    host: str, port: int, method: str, target: str, timeout: float = 2.0, local_address: str = ""
+) -> Response:
+    """One request on a fresh connection (from ``local_address`` when set): ``(status, body
+    text)``. Raises ``OSError`` or ``TimeoutError`` when nothing answers,
+    ``h11.ProtocolError`` on a broken response."""
 
     async def go() -> Response:
-        reader, writer = await asyncio.open_connection(host, port)
+        local = (local_address, 0) if local_address else None
+        reader, writer = await asyncio.open_connection(host, port, local_addr=local)
         try:
             conn = h11.Connection(h11.CLIENT)
             headers = [("Host", f"{host}:{port}"), ("Connection", "close"), ("Content-Length", "0")]

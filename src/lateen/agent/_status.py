@@ -1,4 +1,6 @@
-"""The agent's status server (``:15021``): ``GET /healthz/ready``.
+"""The agent's status server (``:15021``): ``GET /healthz/ready``, and the app probes the
+injector rewrote, ``GET /app-health/<container>/readyz`` (see ``_probe``; the agent also
+serves them on Istio's ``:15020``, where rewritten probes point).
 
 Readiness follows Istio's agent (``pilot/cmd/pilot-agent/status/ready``): Envoy is ready once
 its CDS and LDS updates were accepted at least once (``update_success > 0`` for both) and
@@ -9,7 +11,6 @@ Envoy. 200 when ready, 503 with the reason otherwise.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -17,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lateen.agent._admin import EnvoyAdmin
-from lateen.agent._http import http_request, serve_http
+from lateen.agent._http import serve_http
+from lateen.agent._probe import AppProber
 
 __all__ = ["READY_STATS_PATH", "Readiness", "StatusServer", "parse_readiness_stats", "readiness"]
 
@@ -69,39 +71,6 @@ def readiness(stats_text: str | None, server_info: str) -> Readiness:
     return Readiness(True)
 
 
-@dataclass(frozen=True, slots=True)
-class AppProber:
-    """One rewritten HTTP probe: ``/app-health/<container>/readyz`` -> GET ``path`` on the
-    app's ``port`` over the pod's loopback (not captured: the probe bypasses Envoy and so
-    the AuthorizationPolicies, as Istio's probe rewrite)."""
-
-    port: int
-    path: str = "/"
-    timeout_s: float = 1.0
-
-
-def parse_app_probers(text: str) -> dict[str, AppProber]:
-    """Istio's ``ISTIO_KUBE_APP_PROBERS`` JSON: ``{"/app-health/<c>/readyz": {"httpGet":
-    {"path": ..., "port": ...}, "timeoutSeconds": ...}}``; unusable entries are left out."""
-    if not text.strip():
-        return {}
-    try:
-        raw = json.loads(text)
-    except ValueError:
-        log.warning("ISTIO_KUBE_APP_PROBERS is not JSON; probes are not rewritten")
-        return {}
-    out: dict[str, AppProber] = {}
-    for url, probe in (raw.items() if isinstance(raw, dict) else ()):
-        get = probe.get("httpGet") if isinstance(probe, dict) else None
-        if not isinstance(get, dict) or not isinstance(get.get("port"), int):
-            continue
-        timeout = probe.get("timeoutSeconds")
-        out[str(url)] = AppProber(
-            get["port"], str(get.get("path") or "/"), float(timeout) if timeout else 1.0
-        )
-    return out
-
-
 class StatusServer:
     """``async def run()``: serves ``/healthz/ready`` on ``address:port`` until cancelled."""
 
@@ -113,14 +82,8 @@ class StatusServer:
         *,
         is_draining: Callable[[], bool] = lambda: False,
         cert_served: Callable[[], str | None] | None = None,
-        app_probers: dict[str, AppProber] | None = None,
-        app_host: str = "127.0.0.1",
-        app_health_port: int = 0,
+        app_prober: AppProber | None = None,
     ) -> None:
-        self._app_probers = app_probers or {}
-        # Istio's status port (15020) for the rewritten app probes; 0 or no probers: not served
-        self.app_health_port = app_health_port if self._app_probers else 0
-        self._app_host = app_host
         self._admin = admin
         self.address = address
         self.port = port
@@ -129,6 +92,7 @@ class StatusServer:
         self._cert_served = cert_served
         self._once_ready = False
         self.bound_port = 0
+        self.app_prober = app_prober
 
     async def check(self) -> Readiness:
         if self._is_draining():
@@ -154,22 +118,20 @@ class StatusServer:
         return result
 
     async def handle(self, method: str, target: str) -> tuple[int, str]:
-        """``GET /healthz/ready``: 200 when ready, 503 with the reason; a rewritten app probe
-        (``/app-health/...``): the app's answer; 404 otherwise."""
+        """``GET /healthz/ready``: 200 when ready, 503 with the reason; ``GET`` of an app
+        probe's path: the app's answer; 404 otherwise."""
         path = target.partition("?")[0]
-        prober = self._app_probers.get(path)
-        if prober is not None:
-            try:
-                status, _ = await http_request(
-                    self._app_host, prober.port, "GET", prober.path, prober.timeout_s
-                )
-            except Exception as e:
-                return 503, f"app probe failed: {e!r}\n"
-            return (200, "") if 200 <= status < 400 else (status or 503, "")
-        if path != "/healthz/ready":
+        app = self.app_prober is not None and path in self.app_prober
+        if path != "/healthz/ready" and not app:
             return 404, "not found\n"
         if method not in ("GET", "HEAD"):
             return 405, "method not allowed\n"
+        if app:
+            assert self.app_prober is not None
+            status, text = await self.app_prober.probe(path)
+            if not 200 <= status < 400:
+                log.debug("app probe %s: %d %s", path, status, text.strip())
+            return status, text
         result = await self.check()
         if result.ready:
             return 200, ""
@@ -181,9 +143,4 @@ class StatusServer:
             self.bound_port = port
             log.info("status server on %s:%d", self.address, port)
 
-        if not self.app_health_port:
-            await serve_http(self.address, self.port, self.handle, started)
-            return
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(serve_http(self.address, self.port, self.handle, started))
-            tg.create_task(serve_http(self.address, self.app_health_port, self.handle))
+        await serve_http(self.address, self.port, self.handle, started)

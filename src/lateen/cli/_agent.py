@@ -60,9 +60,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="Envoy /stats/prometheus port on the pod address (default 15090)")
     p.add_argument("--status-port", type=int, default=15021,
                    help="agent /healthz/ready port on the pod address (default 15021)")
-    p.add_argument("--app-health-port", type=int, default=15020,
-                   help="Istio's status port for rewritten app probes (/app-health/<container>/readyz), "
-                        "served when ISTIO_KUBE_APP_PROBERS is set (default 15020; 0: off)")
     p.add_argument("--delta", action="store_true", help="use Delta (incremental) xDS")
     p.add_argument("--concurrency", type=int, default=2, help="Envoy worker threads (default 2)")
     p.add_argument("--drain-duration", type=float, default=45.0, metavar="SECONDS",
@@ -149,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from lateen.agent import Agent, AgentOptions, BootstrapOptions, ProxyKind
+    from lateen.agent._probe import APP_PROBERS_ENV, PROBE_SOURCE_ADDRESS, parse_app_probers
 
     logging.basicConfig(
         level=args.agent_log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -159,6 +157,12 @@ def run(args: argparse.Namespace) -> int:
     work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="lateen-agent-"))
     meta = istio_meta_from_env(os.environ)
     stats = stats_matcher_from_env(os.environ)
+    try:
+        app_probers = parse_app_probers(os.environ.get(APP_PROBERS_ENV, ""))
+    except ValueError as e:
+        print(f"lateen agent: {e}", file=sys.stderr)
+        return 2
+    captured = str(meta.get("INTERCEPTION_MODE") or "REDIRECT").upper() != "NONE"
     opts = AgentOptions(
         bootstrap=BootstrapOptions(
             pod_name=args.pod_name,
@@ -196,8 +200,10 @@ def run(args: argparse.Namespace) -> int:
         # Istio's SECRET_TTL (seconds here) and our key type switch
         cert_ttl_s=int(os.environ.get("SECRET_TTL_SECONDS") or 0),
         key_type=os.environ.get("LATEEN_KEY_TYPE", "rsa"),
-        app_probers=os.environ.get("ISTIO_KUBE_APP_PROBERS", ""),
-        app_health_port=args.app_health_port,
+        # the app listens on LATEEN_APP_ADDRESS (explicit mode), else on the pod address
+        app_probers=app_probers,
+        app_probe_host=str(meta.get("LATEEN_APP_ADDRESS") or ""),
+        app_probe_source=PROBE_SOURCE_ADDRESS if captured and args.type == "sidecar" else "",
     )
     try:
         agent = Agent(opts)

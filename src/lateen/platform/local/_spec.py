@@ -6,10 +6,17 @@ processes: which pods exist (Deployments with ``replicas``, bare Pods), their na
 injected (Istio's rules) or the pod is a gateway (``inject.istio.io/templates: gateway``),
 and for each container the command line, environment, working directory and readiness
 probe. Images are ignored: a container runs its ``command`` + ``args``.
+
+As Istio's injector, a sidecar pod's ``httpGet`` and ``tcpSocket`` readiness probes are
+rewritten to ``GET :15020/app-health/<container>/readyz`` on the proxy agent, which runs the
+original probe against the app from inside the pod (``ISTIO_KUBE_APP_PROBERS``): the kubelet
+has no mesh certificate, so under STRICT mTLS its plaintext probe would be refused. The pod
+annotation ``sidecar.istio.io/rewriteAppHTTPProbers: "false"`` keeps the probes as written.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -23,14 +30,18 @@ from typing import Any
 from lateen.api import ConfigObject
 
 __all__ = [
+    "APP_PROBERS_ENV",
+    "APP_PROBE_PORT",
     "GATEWAY_TEMPLATE",
     "INJECT_LABEL",
     "PROXY_CONTAINER",
+    "REWRITE_PROBES_ANNOTATION",
     "ContainerSpec",
     "PodSpec",
     "Probe",
     "ProxyRole",
     "SpecError",
+    "app_probers_json",
     "injection_applies",
     "pod_name",
     "pods_from_objects",
@@ -42,6 +53,9 @@ REVISION_LABEL = "istio.io/rev"
 TEMPLATES_ANNOTATION = "inject.istio.io/templates"
 GATEWAY_TEMPLATE = "gateway"
 PROXY_CONTAINER = "istio-proxy"
+REWRITE_PROBES_ANNOTATION = "sidecar.istio.io/rewriteAppHTTPProbers"
+APP_PROBERS_ENV = "ISTIO_KUBE_APP_PROBERS"  # the agent's copy of the rewritten probes
+APP_PROBE_PORT = 15020  # the agent's port that rewritten probes call (Istio's status port)
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 # Kubernetes' safe alphabet for generated names (no vowels, no confusable digits)
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -68,6 +82,7 @@ class Probe:
     period_s: float = 10.0
     initial_delay_s: float = 0.0
     timeout_s: float = 1.0
+    agent: bool = False  # rewritten: sent to the proxy agent at the pod's address, not to the app
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +107,8 @@ class PodSpec:
     owner: str = ""  # "Deployment/<name>" for pods of a Deployment
     template_hash: str = ""
     termination_grace_s: float = 30.0
+    # rewritten probes: agent path (/app-health/<container>/readyz) -> the app's own probe
+    app_probers: Mapping[str, Probe] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def key(self) -> tuple[str, str]:
@@ -244,6 +261,44 @@ def _container(
     )
 
 
+def _rewrite_app_probes(
+    containers: Iterable[ContainerSpec], annotations: Mapping[str, str]
+) -> tuple[list[ContainerSpec], dict[str, Probe]]:
+    """Istio's probe rewrite for a sidecar pod: each ``httpGet``/``tcpSocket`` readiness probe
+    becomes ``GET :15020/app-health/<container>/readyz`` on the agent (same period, delay and
+    timeout); the original goes to the agent. ``exec`` probes run in the pod and stay."""
+    out = list(containers)
+    if annotations.get(REWRITE_PROBES_ANNOTATION, "true").strip().lower() == "false":
+        return out, {}
+    probers: dict[str, Probe] = {}
+    for i, c in enumerate(out):
+        p = c.readiness
+        if p is None or p.kind not in ("http", "tcp"):
+            continue
+        path = f"/app-health/{c.name}/readyz"
+        probers[path] = p
+        out[i] = dataclasses.replace(
+            c, readiness=dataclasses.replace(p, kind="http", port=APP_PROBE_PORT, path=path, agent=True)
+        )
+    return out, probers
+
+
+def app_probers_json(probers: Mapping[str, Probe]) -> str:
+    """``ISTIO_KUBE_APP_PROBERS`` as Istio's injector writes it:
+    ``{"/app-health/web/readyz": {"httpGet": {"path": "/health", "port": 9080, "scheme": "HTTP"},
+    "timeoutSeconds": 1}}`` (``tcpSocket: {port}`` for a TCP probe)."""
+    out: dict[str, Any] = {}
+    for path, p in sorted(probers.items()):
+        action: dict[str, Any]
+        if p.kind == "http":
+            action = {"httpGet": {"path": p.path, "port": p.port, "scheme": "HTTP"}}
+        else:
+            action = {"tcpSocket": {"port": p.port}}
+        timeout = int(p.timeout_s) if float(p.timeout_s).is_integer() else p.timeout_s
+        out[path] = {**action, "timeoutSeconds": timeout}
+    return json.dumps(out, sort_keys=True, separators=(",", ":"))
+
+
 def _template_hash(template: Mapping[str, Any]) -> str:
     return _short_hash(json.dumps(template, sort_keys=True, default=str), 10)
 
@@ -291,6 +346,9 @@ def _pod(
         containers.append(_container(c, view, base_dir, f"{where}.containers[{i}]", python))
     if not containers and proxy is not ProxyRole.ROUTER:
         raise SpecError(f"{where}.containers: at least one container is required")
+    probers: dict[str, Probe] = {}
+    if proxy is ProxyRole.SIDECAR:
+        containers, probers = _rewrite_app_probes(containers, annotations)
     if proxy is ProxyRole.SIDECAR:
         # only sidecars accept Istio mTLS on every port: gateways don't carry the label (as
         # Istio's gateway template), so mesh clients talk to their servers as configured
@@ -316,6 +374,7 @@ def _pod(
         owner=owner,
         template_hash=template_hash,
         termination_grace_s=float(grace) if isinstance(grace, int | float) else 30.0,
+        app_probers=MappingProxyType(probers),
     )
 
 
