@@ -192,6 +192,26 @@ async def test_endpoint_only_push_sends_only_eds(env: Env) -> None:
         await c.expect_nothing(0.1)
 
 
+@pytest.mark.parametrize("full", [True, False], ids=["full-push", "config-only-push"])
+async def test_changed_cluster_gets_its_endpoints_again(env: Env, full: bool) -> None:
+    """Envoy re-warms a cluster whose definition changed and waits for its endpoints: they
+    are resent right after CDS even though they did not change (else the cluster stays
+    warming until Envoy's initial fetch timeout); an unchanged cluster's are not."""
+    env.push("v1", cds={"a": "1", "b": "1"}, eds={"a": "1", "b": "1"})
+    async with XdsClient(env.target, NODE) as c:
+        await c.subscribe(CDS)
+        await c.recv()
+        await c.subscribe(EDS, ["a", "b"])
+        await c.recv()
+        await wait_until(lambda: env.server.connections()[0].watched[EDS].acked_version == "v1")
+        env.push("v2", full=full, cds={"a": "2", "b": "1"}, eds={"a": "1", "b": "1"})
+        if full:
+            assert (await c.recv()).type_url == CDS
+            resp = await c.recv()
+            assert (resp.type_url, resp.names) == (EDS, ["a"])
+        await c.expect_nothing(0.15)
+
+
 async def test_no_duplicate_names_in_a_response(env: Env) -> None:
     env.generators[CDS].duplicate = "a"
     env.push("v1", cds={"a": "1", "b": "1"})

@@ -33,7 +33,7 @@ from envoy.service.discovery.v3 import discovery_pb2
 
 from lateen.model import Proxy, PushRequest
 from lateen.server._cache import CachedResource
-from lateen.server._types import CDS, FULL_STATE_TYPES, PushContextLike, short_type, type_order
+from lateen.server._types import CDS, EDS, FULL_STATE_TYPES, PushContextLike, short_type, type_order
 
 if TYPE_CHECKING:
     from lateen.server._server import XdsServer
@@ -64,6 +64,8 @@ class WatchedResource:
     nacks: int = 0
     responses: int = 0
     last_sent: float = 0.0
+    #: names whose content the latest response changed (CDS: those clusters re-warm)
+    changed: frozenset[str] = frozenset()
     #: nonce -> (version, resource names, removed names), most recent last
     nonces: OrderedDict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = field(
         default_factory=OrderedDict
@@ -307,6 +309,7 @@ class Connection:
             new = {e.name: e.hash for e in scope}
             if not force and new == w.sent:
                 return None
+            w.changed = frozenset(n for n, h in new.items() if w.sent.get(n) != h)
             w.sent = new
             send = scope
         else:
@@ -407,6 +410,7 @@ class Connection:
                 removed = sorted(n for n in w.names if n not in current and w.sent.get(n) != "")
         if not send and not removed and not force:
             return None
+        w.changed = frozenset(e.name for e in send)
         for e in send:
             w.sent[e.name] = e.hash
         for n in removed:
@@ -448,10 +452,17 @@ class Connection:
         started = self.server.clock.now()
         sent_any = False
         deferred_cds: WatchedResource | None = None
+        rewarming: frozenset[str] = frozenset()
         for type_url in self.ordered_types():
             gen = self.server.generators.get(type_url)
             w = self.watched[type_url]
-            if gen is None or not gen.needs_push(self.proxy, request):
+            if type_url == EDS and rewarming:
+                # Envoy re-warms every cluster whose definition changed and waits for its
+                # endpoints again: resend them (as istiod does) even if they did not change,
+                # or the cluster stays warming until the initial fetch timeout
+                for name in rewarming:
+                    w.sent.pop(name, None)
+            elif gen is None or not gen.needs_push(self.proxy, request):
                 continue
             t0 = self.server.clock.now()
             if self.delta:
@@ -462,6 +473,8 @@ class Connection:
                     deferred_cds = w
             else:
                 sent = await self._respond_sotw(w, force=False)
+            if sent and type_url == CDS:
+                rewarming = w.changed
             if sent:
                 sent_any = True
                 self.server.metrics.push_time.labels(short_type(type_url)).observe(
