@@ -678,6 +678,30 @@ RA_INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         "invalid URI",
     ),
     (
+        "uri-link-local-v4",
+        {"jwtRules": [{"issuer": "a", "jwksUri": "http://169.254.169.254/latest/meta-data"}]},
+        "spec.jwtRules[0].jwksUri",
+        "link-local",
+    ),
+    (
+        "uri-link-local-v6",
+        {"jwtRules": [{"issuer": "a", "jwksUri": "http://[fe80::1]/jwks"}]},
+        "spec.jwtRules[0].jwksUri",
+        "link-local",
+    ),
+    (
+        "uri-link-local-v4-mapped",
+        {"jwtRules": [{"issuer": "a", "jwksUri": "http://[::ffff:169.254.169.254]/jwks"}]},
+        "spec.jwtRules[0].jwksUri",
+        "link-local",
+    ),
+    (
+        "uri-metadata-hostname",
+        {"jwtRules": [{"issuer": "a", "jwksUri": "http://Metadata.Google.Internal./jwks"}]},
+        "spec.jwtRules[0].jwksUri",
+        "cloud metadata service",
+    ),
+    (
         "jwks-and-uri",
         {"jwtRules": [{"issuer": "a", "jwksUri": "https://a/x", "jwks": JWKS}]},
         "spec.jwtRules[0].jwks",

@@ -30,7 +30,7 @@ SECTIONS = {
 
 def generate_case(name: str) -> dict[str, Any]:
     case = load_xds_case((DATA / f"{name}.input.yaml").read_text(), name)
-    push = build_push_context(case.objects, case.mesh, version="golden")
+    push = build_push_context(case.objects, case.mesh, version="golden", jwks=case.jwks)
     gens = default_generators()
     out: dict[str, Any] = {}
     for section, type_url in SECTIONS.items():

@@ -27,6 +27,7 @@ from lateen.api._type import (
 )
 
 __all__ = [
+    "METADATA_HOSTNAMES",
     "AuthorizationPolicy",
     "ClaimToHeader",
     "Condition",
@@ -41,6 +42,8 @@ __all__ = [
     "RuleFrom",
     "RuleTo",
     "Source",
+    "jwks_address_refused",
+    "jwks_host_refused",
     "validate_authorization_policy",
     "validate_peer_authentication",
     "validate_request_authentication",
@@ -559,6 +562,49 @@ def _jwks_error(text: str) -> str | None:
     return f"jwks parse error: {err}" if err else None
 
 
+# Names of cloud instance-metadata services: a jwksUri must never make the control plane
+# fetch from them (they hand out credentials to whoever asks from the machine).
+METADATA_HOSTNAMES = frozenset(
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "instance-data",
+        "instance-data.ec2.internal",
+    }
+)
+# NAT64 well-known prefix (RFC 6052): an IPv4 address embedded in its last 32 bits
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def jwks_address_refused(address: str) -> str | None:
+    """Why the control plane refuses to fetch a JWKS from this IP address (link-local:
+    169.254.0.0/16, fe80::/10, the cloud metadata range, also when embedded in an IPv6
+    address), or None. Not an IP address: None."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            candidates.append(ip.ipv4_mapped)
+        if ip in _NAT64:
+            candidates.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    for c in candidates:
+        if c.is_link_local:
+            return f"address {address} is link-local (cloud metadata range): refused"
+    return None
+
+
+def jwks_host_refused(host: str) -> str | None:
+    """Why a jwksUri host (a name or a literal address) is refused, or None."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name in METADATA_HOSTNAMES:
+        return f"host {host} is a cloud metadata service: refused"
+    return jwks_address_refused(name)
+
+
 def _jwks_uri_error(uri: str) -> str | None:
     if len(uri) > 2048:
         return "jwksUri must be at most 2048 characters"
@@ -571,6 +617,9 @@ def _jwks_uri_error(uri: str) -> str | None:
         return f"URI scheme {parts.scheme!r} is not supported: url must have scheme http:// or https://"
     if not parts.hostname:
         return f"invalid URI {uri!r}: no host"
+    refused = jwks_host_refused(parts.hostname)
+    if refused:
+        return f"jwksUri {uri!r}: {refused}"
     return None
 
 

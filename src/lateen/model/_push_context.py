@@ -9,6 +9,11 @@ from types import MappingProxyType
 from typing import Any
 
 from lateen.api._object import ConfigObject
+from lateen.model._authz import (
+    AuthorizationPolicies,
+    index_authorization_policies,
+    select_authorization_policies,
+)
 from lateen.model._envoy_filter import EnvoyFilterPatch, compile_envoy_filter, proxy_matches
 from lateen.model._gateway import GatewayConflict, MergedGateway, merge_gateways
 from lateen.model._host import host_matches, is_visible, most_specific_host, resolve_short_name
@@ -17,10 +22,14 @@ from lateen.model._proxy import Proxy, ProxyType
 from lateen.model._sidecar import SidecarScope, build_sidecar_scope, default_sidecar_scope
 from lateen.registry import Endpoint, Registry, Service, build_registry, labels_match
 
-__all__ = ["MESH_GATEWAY", "PushContext", "build_push_context"]
+__all__ = ["GATEWAY_NAME_LABEL", "MESH_GATEWAY", "PushContext", "build_push_context"]
 
 MESH_GATEWAY = "mesh"
 _NETWORKING = "networking.istio.io"
+_SECURITY = "security.istio.io"
+_GATEWAY_API = "gateway.networking.k8s.io"
+# the label that makes a workload an instance of a Gateway API Gateway (policy targetRefs)
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 
 
 def _order(o: ConfigObject) -> tuple[str, str, str]:
@@ -107,6 +116,16 @@ class PushContext:
     envoy_filters: tuple[ConfigObject, ...] = ()
     service_entries: tuple[ConfigObject, ...] = ()
     peer_authentications: tuple[ConfigObject, ...] = ()  # oldest first
+    # RequestAuthentications by namespace, oldest first
+    _request_authentications: Mapping[str, tuple[ConfigObject, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    # jwksUri -> the key set the control plane fetched (FAIL_CLOSED_JWKS when it failed)
+    jwks: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # AuthorizationPolicies by namespace, oldest first (see :meth:`authorization_policies`)
+    _authz_by_namespace: Mapping[str, tuple[ConfigObject, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     configs: tuple[ConfigObject, ...] = ()  # every Istio config object of the push
     _services_by_host: Mapping[str, tuple[Service, ...]] = field(
         default_factory=lambda: MappingProxyType({})
@@ -204,6 +223,15 @@ class PushContext:
             )
         self._scopes[key] = scope
         return scope
+
+    # ---- authorization -------------------------------------------------------------------
+
+    def authorization_policies(self, proxy: Proxy) -> AuthorizationPolicies:
+        """The AuthorizationPolicies selecting ``proxy`` (root namespace and its own), by
+        action, oldest first."""
+        return select_authorization_policies(
+            self._authz_by_namespace, self.mesh.root_namespace, proxy
+        )
 
     # ---- virtual services -----------------------------------------------------------------
 
@@ -329,6 +357,35 @@ class PushContext:
                 return s
         return None
 
+    def request_authentications_for(self, proxy: Proxy) -> tuple[ConfigObject, ...]:
+        """Istio's JWT policies of a workload: those of its namespace, then those of the root
+        namespace, oldest first, that select it. A policy with ``targetRef(s)`` selects only
+        the instances of the Gateway API Gateway it names (label
+        ``gateway.networking.k8s.io/gateway-name``, same namespace); for other workloads it
+        is ignored. Otherwise ``selector`` (none: every workload in scope)."""
+        root = self.mesh.root_namespace
+        namespaces = [proxy.namespace] if proxy.namespace == root else [proxy.namespace, root]
+        gateway_name = proxy.labels.get(GATEWAY_NAME_LABEL)
+        out: list[ConfigObject] = []
+        for ns in namespaces:
+            for ra in self._request_authentications.get(ns, ()):
+                spec = ra.spec
+                refs = list(spec.target_refs) or ([spec.target_ref] if spec.target_ref else [])
+                if refs:
+                    if gateway_name is not None and ra.namespace == proxy.namespace and any(
+                        (r.group or "") == _GATEWAY_API
+                        and r.kind == "Gateway"
+                        and r.name == gateway_name
+                        and (r.namespace or proxy.namespace) == proxy.namespace
+                        for r in refs
+                    ):
+                        out.append(ra)
+                    continue
+                labels = spec.selector.match_labels if spec.selector else {}
+                if labels_match(labels, proxy.labels):
+                    out.append(ra)
+        return tuple(out)
+
     def envoy_filters_for_proxy(self, proxy: Proxy) -> tuple[ConfigObject, ...]:
         """EnvoyFilters of the root namespace and the proxy's namespace whose
         ``workloadSelector`` (if any) matches its labels, in Istio's order: by ``priority``,
@@ -384,8 +441,16 @@ def _selects_on_labels(o: ConfigObject) -> bool:
     spec = o.spec
     if getattr(spec, "workload_selector", None) is not None:
         return True
-    selector = getattr(spec, "selector", None)  # PeerAuthentication
-    if o.kind == "PeerAuthentication" and selector is not None and selector.match_labels:
+    selector = getattr(spec, "selector", None)  # PeerAuthentication, AuthorizationPolicy
+    if (
+        o.kind in ("PeerAuthentication", "AuthorizationPolicy")
+        and selector is not None
+        and selector.match_labels
+    ):
+        return True
+    if o.kind == "RequestAuthentication" and (
+        (selector is not None and selector.match_labels) or spec.target_ref or spec.target_refs
+    ):
         return True
     if o.kind == "VirtualService":
         return any(m.source_labels for h in spec.http for m in h.match) or any(
@@ -401,9 +466,11 @@ def build_push_context(
     *,
     domain_suffix: str = "cluster.local",
     registry: Registry | None = None,
+    jwks: Mapping[str, str] | None = None,
 ) -> PushContext:
     """Build the snapshot: the registry (from the same objects unless given) and the
-    config indexes. Pure."""
+    config indexes. ``jwks``: the key sets the control plane fetched (``jwksUri -> JWKS``).
+    Pure."""
     mesh = mesh or MeshConfig()
     objs = list(objects)
     if registry is None:
@@ -459,6 +526,12 @@ def build_push_context(
     def freeze(d: Mapping[str, list[Any]]) -> Mapping[str, tuple[Any, ...]]:
         return MappingProxyType({k: tuple(v) for k, v in d.items()})
 
+    request_authns: dict[str, list[ConfigObject]] = defaultdict(list)
+    for o in sorted(
+        (o for o in objs if (o.group, o.kind) == (_SECURITY, "RequestAuthentication")), key=_order
+    ):
+        request_authns[o.namespace].append(o)
+
     return PushContext(
         version=version,
         mesh=mesh,
@@ -476,14 +549,23 @@ def build_push_context(
                 key=_order,
             )
         ),
+        _request_authentications=freeze(request_authns),
+        jwks=MappingProxyType(dict(sorted((jwks or {}).items()))),
         configs=tuple(all_istio),
+        _authz_by_namespace=index_authorization_policies(objs),
         _services_by_host=freeze(services_by_host),
         _vs_by_gateway=freeze(vs_by_gateway),
         _instances_by_address=freeze(instances),
         selects_on_labels=any(
             _selects_on_labels(o)
             for o in objs
-            if o.group == _NETWORKING or (o.group, o.kind) == ("security.istio.io", "PeerAuthentication")
+            if o.group == _NETWORKING
+            or (o.group, o.kind)
+            in (
+                ("security.istio.io", "PeerAuthentication"),
+                ("security.istio.io", "AuthorizationPolicy"),
+                (_SECURITY, "RequestAuthentication"),
+            )
         ),
         _dr_local=dr_scopes(dr_local),
         _dr_exported=dr_scopes(dr_exported),

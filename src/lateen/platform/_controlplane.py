@@ -23,14 +23,17 @@ from prometheus_client import CollectorRegistry
 from lateen.api import ConfigObject
 from lateen.config import ConfigEvent, ConfigStore
 from lateen.model import (
+    JwksResolver,
     MeshConfig,
     PushContext,
     PushRequest,
     TriggerReason,
     build_push_context,
+    jwks_uris,
     load_mesh_config,
     mesh_config_from_configmap,
 )
+from lateen.platform._jwks import HttpJwksSource
 from lateen.server import Clock, Debouncer, MonotonicClock, XdsServer, make_debug_app
 from lateen.xds import default_generators
 
@@ -94,10 +97,13 @@ class ControlPlane:
         *,
         clock: Clock | None = None,
         metrics: CollectorRegistry | None = None,
+        jwks: JwksResolver | None = None,
     ) -> None:
         self.store = store
         self.options = options or ControlPlaneOptions()
         self.clock: Clock = clock or MonotonicClock()
+        # RequestAuthentication jwksUri: fetched here and inlined, as istiod does by default
+        self.jwks = jwks or JwksResolver(HttpJwksSource(), self.clock)
         self.metrics = metrics or CollectorRegistry()
         self.server = XdsServer(default_generators(), self.metrics, self.clock)
         self.debouncer = Debouncer(
@@ -127,14 +133,42 @@ class ControlPlane:
             log.error("ConfigMap istio-system/istio: invalid mesh config, using defaults: %s", e)
             return MeshConfig()
 
-    def build(self) -> PushContext:
-        objects = list(self.store.snapshot().values())
-        push = build_push_context(objects, self.mesh(objects), str(next(self._versions)))
+    def build(self, objects: list[ConfigObject] | None = None) -> PushContext:
+        """The snapshot of ``objects`` (default: the store's), with the key sets fetched so
+        far (see :meth:`sync_jwks`)."""
+        if objects is None:
+            objects = list(self.store.snapshot().values())
+        push = build_push_context(
+            objects, self.mesh(objects), str(next(self._versions)), jwks=self.jwks.snapshot()
+        )
         conflicts = {c.message() for c in push.gateway_conflicts()}
         for message in sorted(conflicts - self._gateway_conflicts):
             log.warning("%s", message)  # as istiod, once per new conflict
         self._gateway_conflicts = conflicts
         return push
+
+    async def sync_jwks(self, objects: list[ConfigObject]) -> None:
+        """Fetch the jwksUris the config names that were never fetched (before the push that
+        first needs them, as istiod does) and forget the ones no longer named."""
+        await self.jwks.sync(jwks_uris(objects))
+
+    def _on_jwks_change(self, uris: frozenset[str]) -> None:
+        """A refreshed key set changed: push the proxies whose policies name it."""
+        keys = frozenset(
+            o.key
+            for o in self.store.snapshot().values()
+            if (o.group, o.kind) == ("security.istio.io", "RequestAuthentication")
+            and any(r.jwks_uri in uris for r in o.spec.jwt_rules)
+        )
+        log.info("jwks changed for %s: pushing", ", ".join(sorted(uris)))
+        self.debouncer.enqueue(
+            PushRequest(
+                full=True,
+                config_updated=keys,
+                reasons=frozenset({TriggerReason.CONFIG}),
+                start=self.clock.now(),
+            )
+        )
 
     def _on_events(self, events: list[ConfigEvent]) -> None:
         request = push_request_for(events, self.clock.now())
@@ -142,7 +176,9 @@ class ControlPlane:
             self.debouncer.enqueue(request)
 
     async def _push(self, request: PushRequest) -> None:
-        push = self.build()
+        objects = list(self.store.snapshot().values())
+        await self.sync_jwks(objects)
+        push = self.build(objects)
         accounts = mesh_service_accounts(push)
         if not request.full and accounts != self._service_accounts:
             # the SANs clients check (auto mTLS) are in CDS: a full push, as Istio does
@@ -176,11 +212,16 @@ class ControlPlane:
 
     async def run(self) -> None:
         """Serve until cancelled. The first snapshot is built before the server accepts streams."""
-        self.server.push(self.build(), PushRequest(full=True, reasons=frozenset({TriggerReason.GLOBAL})))
+        objects = list(self.store.snapshot().values())
+        await self.sync_jwks(objects)
+        self.server.push(
+            self.build(objects), PushRequest(full=True, reasons=frozenset({TriggerReason.GLOBAL}))
+        )
         address = f"{self.options.listen_address}:{self.options.xds_port}"
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self.server.run(address))
             tg.create_task(self.debouncer.run())
             tg.create_task(self._serve_monitoring())
+            tg.create_task(self.jwks.run(self._on_jwks_change))
             await self.server.ready.wait()
             self.ready.set()

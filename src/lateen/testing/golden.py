@@ -16,6 +16,8 @@ YAML plus one header document that describes the proxy under test::
     metadata: {}             # extra node metadata
     mesh:                    # optional MeshConfig (mesh.yaml as a mapping)
       outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+    jwks:                    # optional: key sets the control plane fetched, by jwksUri
+      http://127.0.0.1:8123/jwks.json: '{"keys": [...]}'
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ class XdsCase:
     proxy: Proxy
     mesh: MeshConfig
     objects: tuple[ConfigObject, ...]
+    jwks: Mapping[str, str] | None = None
 
 
 def _proxy(doc: Mapping[str, Any]) -> Proxy:
@@ -135,7 +138,10 @@ def load_xds_case(text: str, source: str = "") -> XdsCase:
     result = load_yaml(yaml.safe_dump_all(rest), source)
     if result.errors:
         raise ValueError(f"{source}: " + "; ".join(str(e) for e in result.errors))
-    return XdsCase(_proxy(header), MeshConfig.from_dict(header.get("mesh")), tuple(result.objects))
+    jwks = {str(k): str(v) for k, v in (header.get("jwks") or {}).items()}
+    return XdsCase(
+        _proxy(header), MeshConfig.from_dict(header.get("mesh")), tuple(result.objects), jwks
+    )
 
 
 def resources_data(resources: Iterable[Any]) -> list[dict[str, Any]]:

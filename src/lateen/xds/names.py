@@ -9,6 +9,8 @@ __all__ = [
     "EXPLICIT_PROXY_PORT",
     "EXPLICIT_PROXY_ROUTE",
     "INBOUND_PASSTHROUGH_CLUSTER",
+    "JWT_AUTHN_FILTER",
+    "JWT_PAYLOAD_METADATA_KEY",
     "LISTENER_TYPE",
     "PASSTHROUGH_CLUSTER",
     "ROUTE_TYPE",
@@ -28,6 +30,12 @@ CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 ENDPOINT_TYPE = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 LISTENER_TYPE = "type.googleapis.com/envoy.config.listener.v3.Listener"
 ROUTE_TYPE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+
+# RequestAuthentication <-> AuthorizationPolicy contract: every jwt_authn provider sets
+# ``payload_in_metadata: "payload"``, so a verified token's payload is the filter metadata
+# ``envoy.filters.http.jwt_authn`` -> ``payload`` -> {iss, sub, aud, azp, <claims>}
+JWT_AUTHN_FILTER = "envoy.filters.http.jwt_authn"
+JWT_PAYLOAD_METADATA_KEY = "payload"
 
 BLACKHOLE_CLUSTER = "BlackHoleCluster"
 PASSTHROUGH_CLUSTER = "PassthroughCluster"

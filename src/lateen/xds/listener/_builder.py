@@ -38,6 +38,7 @@ from lateen.xds._scope import (
     outbound_listener_specs,
 )
 from lateen.xds._util import pack, socket_address
+from lateen.xds.authz import tcp_authz_filters
 from lateen.xds.listener._hcm import (
     DEFAULT_HCM_CONFIGURERS,
     HCM_FILTER,
@@ -89,6 +90,12 @@ def tcp_proxy_filter(
     else:
         tp.cluster = cluster
     return lc.Filter(name=TCP_PROXY_FILTER, typed_config=pack(tp))
+
+
+def authz_tcp_filters(proxy: Proxy, push: PushContext) -> list[lc.Filter]:
+    """AuthorizationPolicy network filters for the proxy's inbound (gateway: every) TCP
+    chains, to put in front of tcp_proxy."""
+    return tcp_authz_filters(push, proxy.namespace, push.authorization_policies(proxy))
 
 
 def _hcm_filter(ctx: HcmContext, configurers: Sequence[HcmConfigurer]) -> lc.Filter:
@@ -255,7 +262,9 @@ def _inbound_filter_chains(
     auto-detected -> both, the HTTP one matching the ALPN http_inspector sets. Second value:
     the port needs http_inspector."""
     cluster = names.inbound_cluster_name(ip.port)
-    tcp_chain = lc.FilterChain(name=cluster, filters=[tcp_proxy_filter(cluster, cluster)])
+    tcp_chain = lc.FilterChain(
+        name=cluster, filters=[*authz_tcp_filters(proxy, push), tcp_proxy_filter(cluster, cluster)]
+    )
     if match is not None:
         tcp_chain.filter_chain_match.CopyFrom(match)
     if not (ip.protocol.is_http or ip.protocol.is_unsupported):
@@ -317,9 +326,10 @@ def virtual_inbound_listener(
         default_filter_chain=lc.FilterChain(
             name="virtualInbound-catchall",
             filters=[
+                *authz_tcp_filters(proxy, push),
                 tcp_proxy_filter(
                     names.INBOUND_PASSTHROUGH_CLUSTER, names.INBOUND_PASSTHROUGH_CLUSTER
-                )
+                ),
             ],
         ),
     )

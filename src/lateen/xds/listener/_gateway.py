@@ -42,6 +42,7 @@ from lateen.xds._util import pack, socket_address
 from lateen.xds.listener._builder import (
     _hcm_filter,
     _l4_chain,
+    authz_tcp_filters,
 )
 from lateen.xds.listener._hcm import (
     DEFAULT_HCM_CONFIGURERS,
@@ -147,6 +148,16 @@ def _terminate(chain: lc.FilterChain, gs: GatewayServer, ctx: tls_pb2.Downstream
     chain.transport_socket.typed_config.CopyFrom(pack(ctx))
 
 
+def _authorized(chain: lc.FilterChain, proxy: Proxy, push: PushContext) -> lc.FilterChain:
+    """The TCP chain with the AuthorizationPolicy network filters in front of tcp_proxy."""
+    filters = authz_tcp_filters(proxy, push)
+    if filters:
+        rest = list(chain.filters)
+        del chain.filters[:]
+        chain.filters.extend([*filters, *rest])
+    return chain
+
+
 def _server_chains(
     proxy: Proxy,
     push: PushContext,
@@ -163,7 +174,7 @@ def _server_chains(
         if gs.tls_mode == "AUTO_PASSTHROUGH":
             return []  # needs SNI-DNAT clusters: not built yet
         routes = gateway_tls_routes(push, proxy, port, gs.gateway, gs.hosts(), seen_sni)
-        return [_l4_chain(r) for r in routes]
+        return [_authorized(_l4_chain(r), proxy, push) for r in routes]
     ctx = downstream_tls_context(gs.server.tls)
     if gs.server.tls is not None and ctx is None:
         return []
@@ -183,7 +194,7 @@ def _server_chains(
     route = gateway_tcp_route(push, proxy, port, gs.gateway, gs.hosts())
     if route is None:
         return []
-    chain = _l4_chain(route)
+    chain = _authorized(_l4_chain(route), proxy, push)
     if ctx is not None:
         _terminate(chain, gs, ctx)
     return [chain]

@@ -21,7 +21,10 @@ from google.protobuf import wrappers_pb2
 
 from lateen.model._proxy import Proxy
 from lateen.model._push_context import PushContext
+from lateen.xds._authn import build_jwt_authn, jwt_rules_for_proxy
 from lateen.xds._util import ads_config_source, pack, struct
+from lateen.xds.authz import custom_http_filters, rbac_http_filters
+from lateen.xds.names import JWT_AUTHN_FILTER
 
 __all__ = [
     "DEFAULT_HCM_CONFIGURERS",
@@ -35,6 +38,7 @@ __all__ = [
     "configure_basics",
     "configure_default_http_filters",
     "configure_explicit_proxy",
+    "configure_jwt_authn",
     "configure_path_normalization",
     "configure_route_source",
     "file_access_log",
@@ -185,12 +189,46 @@ def configure_access_log(hcm: hcm_pb2.HttpConnectionManager, ctx: HcmContext) ->
         )
 
 
+def configure_jwt_authn(hcm: hcm_pb2.HttpConnectionManager, ctx: HcmContext) -> None:
+    """RequestAuthentication: the ``jwt_authn`` filter on a sidecar's inbound HTTP and on a
+    gateway's HTTP listeners when some policy selects the workload (:mod:`lateen.xds._authn`)."""
+    if ctx.direction is Direction.OUTBOUND:
+        return
+    config = build_jwt_authn(jwt_rules_for_proxy(ctx.proxy, ctx.push), ctx.push.jwks)
+    if config is not None:
+        hcm.http_filters.append(hcm_pb2.HttpFilter(name=JWT_AUTHN_FILTER, typed_config=pack(config)))
+
+
+def _authorizes(ctx: HcmContext) -> bool:
+    """AuthorizationPolicy applies to a sidecar's inbound traffic and to gateways."""
+    return ctx.direction in (Direction.INBOUND, Direction.GATEWAY)
+
+
+def configure_ext_authz(hcm: hcm_pb2.HttpConnectionManager, ctx: HcmContext) -> None:
+    """AuthorizationPolicy CUSTOM: the RBAC shadow filter marking the requests its rules
+    match, then ext_authz for those (Istio puts these before the authentication filters)."""
+    if _authorizes(ctx):
+        policies = ctx.push.authorization_policies(ctx.proxy)
+        hcm.http_filters.extend(custom_http_filters(ctx.push, ctx.proxy.namespace, policies))
+
+
+def configure_rbac(hcm: hcm_pb2.HttpConnectionManager, ctx: HcmContext) -> None:
+    """AuthorizationPolicy AUDIT, DENY, ALLOW: one RBAC filter each (after jwt_authn)."""
+    if _authorizes(ctx):
+        hcm.http_filters.extend(rbac_http_filters(ctx.push.authorization_policies(ctx.proxy)))
+
+
+# HTTP filter order as Istio's: ext_authz (CUSTOM), [jwt_authn: RequestAuthentication], rbac
+# (AUDIT, DENY, ALLOW), fault, cors, router
 DEFAULT_HCM_CONFIGURERS: tuple[HcmConfigurer, ...] = (
     configure_basics,
     configure_explicit_proxy,
     configure_route_source,
     configure_path_normalization,
     configure_access_log,
+    configure_ext_authz,
+    configure_jwt_authn,
+    configure_rbac,
     configure_default_http_filters,
 )
 
