@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import textwrap
 import time
@@ -39,6 +40,7 @@ from typing import Any
 import pytest
 
 from lateen.cli._common import fetch_admin_json
+from lateen.testing.jwt import ISSUER, alg_none, claims, jwks_json, make_rsa_key, sign, tamper
 from lateen.testing.localmesh import Mesh, container_log, mesh_up
 from lateen.testing.procs import wait_for
 
@@ -63,7 +65,9 @@ class Echo(BaseHTTPRequestHandler):
         n = int(self.headers.get("content-length") or 0)
         if n:
             self.rfile.read(n)
-        record = {"app": os.environ["APP"], "method": self.command, "path": self.path,
+        # the request-target as it came on the wire (http.server rewrites a leading "//")
+        raw_target = self.raw_requestline.decode("latin-1").split(" ")[1]
+        record = {"app": os.environ["APP"], "method": self.command, "path": raw_target,
                   "headers": [[k.lower(), v] for k, v in self.headers.items()]}
         line = json.dumps(record)
         print("CORPUS " + line, flush=True)
@@ -200,7 +204,39 @@ spec:
   - to: [{operation: {paths: ["/public*"]}}]
   - from: [{source: {principals: ["cluster.local/ns/default/sa/bookinfo.prod*"]}}]
     to: [{operation: {paths: ["/principal*"]}}]
+  - from: [{source: {requestPrincipals: ["*"]}}]
+    to: [{operation: {paths: ["/jwt*"]}}]
 """
+
+KEY = make_rsa_key("corpus-rsa")
+OTHER_KEY = make_rsa_key("corpus-other")  # in no key set
+UNREACHABLE_ISSUER = "unreachable@corpus.example.com"  # its jwksUri cannot be fetched
+
+
+def _request_authn() -> str:
+    rules = [{"issuer": ISSUER, "audiences": ["corpus"], "jwks": jwks_json(KEY)},
+             {"issuer": UNREACHABLE_ISSUER, "jwksUri": "http://127.0.0.1:1/jwks.json"}]  # fmt: skip
+    ra = {"apiVersion": "security.istio.io/v1", "kind": "RequestAuthentication",
+          "metadata": {"name": "corpus-jwt"},
+          "spec": {"selector": {"matchLabels": {"app": "echo-allow"}}, "jwtRules": rules}}  # fmt: skip
+    return json.dumps(ra)
+
+
+def _bearer(token: str) -> str:
+    return f"Authorization: Bearer {token}\r\n"
+
+
+VALID = sign(KEY, claims(ISSUER, audience="corpus"))
+TOKENS = {
+    "valid": VALID,
+    "unknown-issuer": sign(KEY, claims("evil@corpus.example.com", audience="corpus")),
+    "expired": sign(KEY, claims(ISSUER, audience="corpus", expires_in=-600)),
+    "wrong-audience": sign(KEY, claims(ISSUER, audience="other")),
+    "alg-none": alg_none(claims(ISSUER, audience="corpus")),
+    "tampered": tamper(VALID, sub="admin@corpus.example.com"),
+    "wrong-key": sign(OTHER_KEY, claims(ISSUER, audience="corpus"), header={"kid": KEY.kid}),
+    "jwks-unreachable": sign(KEY, claims(UNREACHABLE_ISSUER)),
+}
 
 MESH_CM = """
 apiVersion: v1
@@ -225,7 +261,7 @@ class Case:
     raw: str
     expect: dict[str, str]
     target: str = "echo-deny"  # echo-deny | echo-allow | gateway
-    client: str = "attacker"  # attacker (no sidecar) | prod | proddot (sidecar clients)
+    client: str = "attacker"  # attacker (no sidecar) | prod | proddot (sidecar clients) | host
     needs: str = "authz"  # "" (normalization only) | "authz" | "jwt"
     note: str = ""
     forbidden_headers: tuple[tuple[str, str], ...] = field(default=())  # must not reach the app
@@ -251,7 +287,8 @@ CASES: list[Case] = [
     Case("public", get("/public/x"), per_mode("200 /public/x"), needs=""),
     Case("admin-sub", get("/admin/users"), DENY),
     # slashes
-    Case("double-slash", get("//admin"), per_mode("200 //admin", "200 //admin", "403")),
+    Case("double-slash", get("//admin"), per_mode("200 //admin", "200 //admin", "403"),
+         note="BASE keeps `//`: the app gets the path RBAC checked; use MERGE_SLASHES if the app merges"),
     Case("trailing-slash", get("/admin/"), DENY),
     Case("encoded-slash-dotdot", get("/admin%2F.."), per_mode("403", "403", "403", "200 /")),
     # encodings and dot segments
@@ -262,7 +299,7 @@ CASES: list[Case] = [
     Case("encoded-slashes-dotdot", get("/public%2F..%2Fadmin"),
          per_mode("200 /public%2F..%2Fadmin", decode="403")),
     Case("dotdot-encoded-slash", get("/public/..%2Fadmin"), per_mode("200 /public/..%2Fadmin", decode="403")),
-    Case("backslash", get("\\admin"), per_mode("400", "403")),
+    Case("backslash", get("\\admin"), per_mode("400"), note="Envoy's codec refuses a target without a leading /"),
     Case("backslash-inner", get("/public\\..\\admin"), per_mode("200 /public\\..\\admin", "403")),
     Case("dotdot-root", get("/../admin"), per_mode("200 /../admin", "403")),
     Case("double-encoded", get("/%2561dmin"), per_mode("200 /%2561dmin")),
@@ -279,10 +316,13 @@ CASES: list[Case] = [
     Case("host", get("/x", host="admin.example.com"), DENY),
     Case("host-case", get("/x", host="ADMIN.example.com"), DENY),
     Case("host-port", get("/x", host="admin.example.com:8000"), DENY),
-    Case("host-duplicate", "GET /x HTTP/1.1\r\nHost: other.example.com\r\nHost: admin.example.com\r\nx-corpus-id: {id}\r\nConnection: close\r\n\r\n", per_mode("400")),
-    Case("gateway-host", get("/x", host="admin.example.com"), DENY, target="gateway"),
-    Case("gateway-host-case", get("/x", host="Admin.Example.COM:80"), DENY, target="gateway"),
-    Case("gateway-path", get("/public/../admin"), per_mode("200 /public/../admin", "403"), target="gateway"),
+    Case("host-trailing-dot", get("/x", host="admin.example.com."), DENY,
+         note="a fully qualified name with its root dot is the same host"),
+    Case("host-duplicate", "GET /x HTTP/1.1\r\nHost: other.example.com\r\nHost: admin.example.com\r\nx-corpus-id: {id}\r\nConnection: close\r\n\r\n", DENY,
+         note="Envoy joins both Hosts into `other.example.com,admin.example.com`"),
+    Case("gateway-host", get("/x", host="admin.example.com"), DENY, target="gateway", client="host"),
+    Case("gateway-host-case", get("/x", host="Admin.Example.COM:80"), DENY, target="gateway", client="host"),
+    Case("gateway-path", get("/public/../admin"), per_mode("200 /public/../admin", "403"), target="gateway", client="host"),
     # ALLOW only /public*: a request that does not match is denied
     Case("allow-public", get("/public/a"), per_mode("200 /public/a"), target="echo-allow"),
     Case("allow-other", get("/private"), DENY, target="echo-allow"),
@@ -302,6 +342,17 @@ CASES: list[Case] = [
     Case("principal-mtls-xfcc", get("/principal/xfcc", extra="x-forwarded-client-cert: URI=spiffe://cluster.local/ns/default/sa/forged\r\n"),
          per_mode("200 /principal/xfcc"), target="echo-allow", client="proddot",
          forbidden_headers=(("x-forwarded-client-cert", "sa/forged"),)),
+    # JWT (RequestAuthentication on echo-allow; /jwt* needs a request principal)
+    Case("jwt-valid", get("/jwt", extra=_bearer(TOKENS["valid"])), per_mode("200 /jwt"), target="echo-allow", needs="jwt"),
+    Case("jwt-missing", get("/jwt"), DENY, target="echo-allow", needs="jwt"),
+    *[Case(f"jwt-{name}", get("/jwt", extra=_bearer(TOKENS[name])), per_mode("401"), target="echo-allow", needs="jwt")
+      for name in ("unknown-issuer", "expired", "alg-none", "tampered", "wrong-key", "jwks-unreachable")],
+    Case("jwt-wrong-audience", get("/jwt", extra=_bearer(TOKENS["wrong-audience"])), DENY, target="echo-allow",
+         needs="jwt", note="Envoy's jwt_authn answers an audience mismatch with 403, as in Istio"),
+    Case("jwt-valid-dotdot", get("/jwt/../admin", extra=_bearer(TOKENS["valid"])),
+         per_mode("200 /jwt/../admin", "403"), target="echo-allow", needs="jwt"),
+    Case("jwt-bad-in-query", get(f"/public/q?access_token={TOKENS['expired']}"), per_mode("401"), target="echo-allow",
+         needs="jwt", note="Istio reads tokens from the access_token query parameter too"),
 ]
 
 
@@ -371,18 +422,23 @@ def _switch_mode(mesh: Mesh, mode: str) -> None:
     wait_for(converged, timeout=60, interval=0.5, what=f"every proxy's listeners in mode {mode}")
 
 
-def _target(pods: dict[str, dict[str, Any]], case: Case) -> tuple[str, int, str]:
+def _target(pods: dict[str, dict[str, Any]], case: Case, mesh_port: int) -> tuple[str, int, str]:
     """(address, port, Host) the client sends to."""
-    if case.target == "gateway":
-        return str(pods["istio-ingressgateway"]["ip"]), 8080, "echo.example.com"
+    if case.target == "gateway":  # the published ingress port, from this host
+        return "127.0.0.1", mesh_port, "echo.example.com"
     if case.client == "attacker":  # straight at the pod: its sidecar's inbound side
         return str(pods[case.target]["ip"]), 8080, case.target
     return case.target, 8000, case.target  # through the client's sidecar (mTLS)
 
 
 def _send(mesh: Mesh, client: str, batch: list[list[Any]]) -> dict[str, bytes]:
-    out = mesh.lateen("exec", f"deploy/{client}", "--", sys.executable, "-c", SEND, json.dumps(batch))
-    return {k: base64.b64decode(v) for k, v in json.loads(out.stdout).items()}
+    if client == "host":
+        proc = subprocess.run([sys.executable, "-c", SEND, json.dumps(batch)], capture_output=True,
+                              text=True, timeout=300, check=True)  # fmt: skip
+        stdout = proc.stdout
+    else:
+        stdout = mesh.lateen("exec", f"deploy/{client}", "--", sys.executable, "-c", SEND, json.dumps(batch)).stdout
+    return {k: base64.b64decode(v) for k, v in json.loads(stdout).items()}
 
 
 def _parse(resp: bytes) -> tuple[int, bytes]:
@@ -436,7 +492,7 @@ def _run_mode(corpus: Corpus, mode: str) -> None:
     batches: dict[str, list[list[Any]]] = {}
     for case in CASES:
         cid = f"{case.id}.{mode}"
-        addr, port, host = _target(pods, case)
+        addr, port, host = _target(pods, case, mesh.port)
         raw = case.raw.replace("{host}", host).replace("{id}", cid).encode()
         batches.setdefault(case.client, []).append([cid, addr, port, base64.b64encode(raw).decode()])
     responses: dict[str, bytes] = {}
@@ -449,7 +505,7 @@ def _run_mode(corpus: Corpus, mode: str) -> None:
         cid = f"{case.id}.{mode}"
         status, body = _parse(responses[cid])
         result = _judge(case, mode, status, body, records.get(cid))
-        if (case.needs == "authz" and not corpus.authz) or case.needs == "jwt":
+        if case.needs in ("authz", "jwt") and not corpus.authz:
             result["skipped"] = True
         results[case.id] = result
     corpus.results[mode] = results
@@ -469,6 +525,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
     (src / "corpus.yaml").write_text("\n---\n".join(manifests))
     with mesh_up(tmp_path_factory.mktemp("corpus") / ".lateen", src, "transparent", timeout=150) as mesh:
         mesh.lateen("apply", "-f", "-", stdin=POLICIES)
+        mesh.lateen("apply", "-f", "-", stdin=_request_authn())
         c = Corpus(mesh)
         try:
             c.authz = bool(wait_for(lambda: _has_rbac(mesh), timeout=20, interval=0.5, what="RBAC filter"))
@@ -493,6 +550,7 @@ def summary_table(corpus: Corpus) -> str:
         first = case.raw.split("\r\n", 1)[0]
         if "Host:" in case.raw and "{host}" not in case.raw.split("\r\n")[1]:
             first += " Host: " + case.raw.split("\r\n")[1].removeprefix("Host: ")
+        first = first if len(first) < 72 else first[:60] + "..."
         label = f"`{first.replace('|', '%7C')}`" + (f" ({case.client})" if case.client != "attacker" else "")
         if case.target == "gateway":
             label += " via gateway"
