@@ -144,3 +144,51 @@ async def test_admin_client_against_a_real_server() -> None:
         await runner.cleanup()
     with pytest.raises(OSError):
         await HttpEnvoyAdmin("127.0.0.1", port).get("/stats")
+
+
+@pytest.mark.parametrize(
+    ("app_status", "expect"),
+    [(200, 200), (302, 200), (500, 500), (None, 503)],
+    ids=["app-ok", "app-redirect-ok", "app-error", "app-down"],
+)
+async def test_rewritten_app_probe(app_status: int | None, expect: int) -> None:
+    """``ISTIO_KUBE_APP_PROBERS``: the status server calls the app on loopback for
+    ``/app-health/<container>/readyz`` (the probe bypasses Envoy and its policies)."""
+    from aiohttp import web
+
+    from lateen.agent._status import parse_app_probers
+    from lateen.testing.procs import free_port
+
+    port = free_port()
+    runner: web.AppRunner | None = None
+    if app_status is not None:
+        app = web.Application()
+        async def health(_: web.Request) -> web.Response:
+            return web.Response(status=app_status or 200)
+
+        app.router.add_get("/health", health)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+    probers = parse_app_probers(json.dumps(
+        {"/app-health/app/readyz": {"httpGet": {"path": "/health", "port": port}, "timeoutSeconds": 1}}
+    ))  # fmt: skip
+    status = StatusServer(FakeEnvoyAdmin(), "127.0.0.1", 0, app_probers=probers)
+    try:
+        assert (await status.handle("GET", "/app-health/app/readyz"))[0] == expect
+        assert (await status.handle("GET", "/app-health/other/readyz"))[0] == 404
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("text", "paths"),
+    [("", []), ("not json", []), ('{"/app-health/a/readyz": {"tcpSocket": {"port": 1}}}', []),
+     ('{"/app-health/a/readyz": {"httpGet": {"path": "/h", "port": 9080}}}', ["/app-health/a/readyz"])],
+    ids=["empty", "bad-json", "not-http", "http"],
+)  # fmt: skip
+def test_parse_app_probers(text: str, paths: list[str]) -> None:
+    from lateen.agent._status import parse_app_probers
+
+    assert sorted(parse_app_probers(text)) == paths

@@ -18,7 +18,7 @@ from lateen.agent._admin import EnvoyAdmin, HttpEnvoyAdmin
 from lateen.agent._bootstrap import BootstrapOptions, ProxyKind, base_id, render_bootstrap
 from lateen.agent._envoy import Clock, EnvoyOptions, EnvoySupervisor, ProcessRunner
 from lateen.agent._envoy_binary import envoy_binary
-from lateen.agent._status import StatusServer
+from lateen.agent._status import StatusServer, parse_app_probers
 
 if TYPE_CHECKING:  # the SDS code (grpc, cryptography) is imported only when SDS is on
     from lateen.agent._sds import CertificateSource, SdsServer, SecretManager
@@ -34,6 +34,8 @@ class AgentOptions:
     bootstrap: BootstrapOptions
     work_dir: Path
     status_address: str = ""  # default: the pod address
+    # ``ISTIO_KUBE_APP_PROBERS``: the app's rewritten HTTP probes, served on the status port
+    app_probers: str = ""
     log_level: str = "warning"  # Envoy's --log-level
     envoy_binary: Path | None = None  # default: lateen.agent.envoy_binary()
     terminate_timeout_s: float = 5.0
@@ -128,6 +130,7 @@ class Agent:
             b.status_port,
             is_draining=lambda: self.envoy.draining,
             cert_served=self._cert_problem if self.sds is not None else None,
+            app_probers=parse_app_probers(options.app_probers),
         )
 
     def _cert_problem(self) -> str | None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lateen.agent._admin import EnvoyAdmin
-from lateen.agent._http import serve_http
+from lateen.agent._http import http_request, serve_http
 
 __all__ = ["READY_STATS_PATH", "Readiness", "StatusServer", "parse_readiness_stats", "readiness"]
 
@@ -68,6 +68,39 @@ def readiness(stats_text: str | None, server_info: str) -> Readiness:
     return Readiness(True)
 
 
+@dataclass(frozen=True, slots=True)
+class AppProber:
+    """One rewritten HTTP probe: ``/app-health/<container>/readyz`` -> GET ``path`` on the
+    app's ``port`` over the pod's loopback (not captured: the probe bypasses Envoy and so
+    the AuthorizationPolicies, as Istio's probe rewrite)."""
+
+    port: int
+    path: str = "/"
+    timeout_s: float = 1.0
+
+
+def parse_app_probers(text: str) -> dict[str, AppProber]:
+    """Istio's ``ISTIO_KUBE_APP_PROBERS`` JSON: ``{"/app-health/<c>/readyz": {"httpGet":
+    {"path": ..., "port": ...}, "timeoutSeconds": ...}}``; unusable entries are left out."""
+    if not text.strip():
+        return {}
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        log.warning("ISTIO_KUBE_APP_PROBERS is not JSON; probes are not rewritten")
+        return {}
+    out: dict[str, AppProber] = {}
+    for url, probe in (raw.items() if isinstance(raw, dict) else ()):
+        get = probe.get("httpGet") if isinstance(probe, dict) else None
+        if not isinstance(get, dict) or not isinstance(get.get("port"), int):
+            continue
+        timeout = probe.get("timeoutSeconds")
+        out[str(url)] = AppProber(
+            get["port"], str(get.get("path") or "/"), float(timeout) if timeout else 1.0
+        )
+    return out
+
+
 class StatusServer:
     """``async def run()``: serves ``/healthz/ready`` on ``address:port`` until cancelled."""
 
@@ -79,7 +112,11 @@ class StatusServer:
         *,
         is_draining: Callable[[], bool] = lambda: False,
         cert_served: Callable[[], str | None] | None = None,
+        app_probers: dict[str, AppProber] | None = None,
+        app_host: str = "127.0.0.1",
     ) -> None:
+        self._app_probers = app_probers or {}
+        self._app_host = app_host
         self._admin = admin
         self.address = address
         self.port = port
@@ -113,8 +150,19 @@ class StatusServer:
         return result
 
     async def handle(self, method: str, target: str) -> tuple[int, str]:
-        """``GET /healthz/ready``: 200 when ready, 503 with the reason; 404 otherwise."""
-        if target.partition("?")[0] != "/healthz/ready":
+        """``GET /healthz/ready``: 200 when ready, 503 with the reason; a rewritten app probe
+        (``/app-health/...``): the app's answer; 404 otherwise."""
+        path = target.partition("?")[0]
+        prober = self._app_probers.get(path)
+        if prober is not None:
+            try:
+                status, _ = await http_request(
+                    self._app_host, prober.port, "GET", prober.path, prober.timeout_s
+                )
+            except Exception as e:
+                return 503, f"app probe failed: {e!r}\n"
+            return (200, "") if 200 <= status < 400 else (status or 503, "")
+        if path != "/healthz/ready":
             return 404, "not found\n"
         if method not in ("GET", "HEAD"):
             return 405, "method not allowed\n"

@@ -193,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
         # Istio's SECRET_TTL (seconds here) and our key type switch
         cert_ttl_s=int(os.environ.get("SECRET_TTL_SECONDS") or 0),
         key_type=os.environ.get("LATEEN_KEY_TYPE", "rsa"),
+        app_probers=os.environ.get("ISTIO_KUBE_APP_PROBERS", ""),
     )
     try:
         agent = Agent(opts)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 
 PROXY_CONFIG_ANNOTATION = "proxy.istio.io/config"
 STATUS_PORT = 15021
+
+
+def _app_probe_path(container: str) -> str:
+    return f"/app-health/{container}/readyz"
 KUBELET_SOURCE = "lateen:kubelet"
 
 
@@ -363,6 +368,17 @@ class Kubelet:
         if sidecar and self.network.interception_mode != "NONE":
             env["ISTIO_META_DNS_CAPTURE"] = "true"
         env["ISTIO_META_LATEEN_APP_ADDRESS"] = state.address.app_address
+        if self._rewrites_probes(spec):
+            env["ISTIO_KUBE_APP_PROBERS"] = json.dumps(
+                {
+                    _app_probe_path(c.name): {
+                        "httpGet": {"path": c.readiness.path, "port": c.readiness.port},
+                        "timeoutSeconds": c.readiness.timeout_s,
+                    }
+                    for c in spec.containers
+                    if c.readiness is not None and c.readiness.kind == "http"
+                }
+            )
         env.update(_proxy_metadata_env(spec.annotations))
         if raw_proxy_config := spec.annotations.get(PROXY_CONFIG_ANNOTATION):
             env["PROXY_CONFIG"] = raw_proxy_config  # the pod's ProxyConfig, as Istio injects it
@@ -424,7 +440,7 @@ class Kubelet:
                     elif time.monotonic() - started < probe.initial_delay_s:
                         results[name] = False
                     else:
-                        results[name] = await self._probe(state, probe)
+                        results[name] = await self._probe(state, probe, name)
             changed = False
             for name, ok in results.items():
                 info: ProcessInfo = state.processes[name].info
@@ -438,8 +454,17 @@ class Kubelet:
             period = min(periods, default=2.0)
             await asyncio.sleep(min(period, 0.25) if not ready else min(period, 2.0))
 
-    async def _probe(self, state: PodState, probe: Probe) -> bool:
+    def _rewrites_probes(self, spec: PodSpec) -> bool:
+        """Istio's probe rewrite: with traffic capture a sidecar pod's HTTP probes go to the
+        agent's status port (not captured), which calls the app over loopback, so that the
+        probes do not pass the inbound listener and its AuthorizationPolicies."""
+        return spec.proxy is ProxyRole.SIDECAR and self.network.interception_mode != "NONE"
+
+    async def _probe(self, state: PodState, probe: Probe, container: str = "") -> bool:
         addr = state.address.app_address if state.address else ""
+        if probe.kind == "http" and container and self._rewrites_probes(state.spec):
+            ip = state.address.ip if state.address else ""
+            return await self._http_ok(ip, STATUS_PORT, _app_probe_path(container), probe.timeout_s + 1)
         if probe.kind == "http":
             return await self._http_ok(addr, probe.port, probe.path, probe.timeout_s)
         if probe.kind == "tcp":
