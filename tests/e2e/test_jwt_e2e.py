@@ -2,9 +2,9 @@
 ``lateen up`` in transparent mode, with real Envoy: httpbin with a sidecar, a curl pod whose
 requests go through its own sidecar (captured), the ingress gateway.
 
-RequestAuthentication on httpbin: an invalid token is 401 (bad signature, expired, wrong
-audience, unknown issuer, ``alg: none``, tampered), no token 200, a valid token 200; the
-payload and claims reach httpbin as headers. A ``jwksUri`` served on 127.0.0.1 by this test is
+RequestAuthentication on httpbin: an invalid token is 401 (bad signature, expired, unknown
+issuer, ``alg: none``, tampered; a wrong audience is 403, as Envoy answers it), no token 200,
+a valid token 200; the payload and claims reach httpbin as headers. A ``jwksUri`` served on 127.0.0.1 by this test is
 fetched by the control plane; an unreachable one fails closed (valid tokens 401). Then
 AuthorizationPolicy: ``requestPrincipals: ["*"]`` makes a token required (no token 403) and
 ``request.auth.claims[groups]`` selects who passes."""
@@ -181,7 +181,9 @@ BAD_TOKENS: dict[str, str | None] = {
     "alg-none": alg_none(claims(ISSUER, audience=AUDIENCE)),
     "tampered": tamper(VALID, sub="admin@secure.istio.io"),
 }
-BAD_EXPECTED = {name: 401 for name in BAD_TOKENS} | {"no-token": 200, "valid": 200}
+# Envoy (so Istio) answers 403 "Audiences in Jwt are not allowed" to a verified token for
+# another audience; every other bad token is 401
+BAD_EXPECTED = {name: 401 for name in BAD_TOKENS} | {"no-token": 200, "valid": 200, "wrong-audience": 403}
 
 INLINE_RA = _ra(
     "jwt-example",
