@@ -49,3 +49,61 @@ def test_mesh_config_from_istio_configmap() -> None:
     assert mesh is not None
     assert mesh.outbound_traffic_policy_mode is OutboundTrafficPolicyMode.REGISTRY_ONLY
     assert mesh_from_objects([other]) is None
+
+
+MESH_CM = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: istio, namespace: istio-system}}
+data:
+  mesh: |
+    pathNormalization: {{normalization: {mode}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        ("BASE", "NONE", (False, False)),
+        ("NONE", "MERGE_SLASHES", (True, True)),
+        ("BASE", "DECODE_AND_MERGE_SLASHES", (True, True)),
+    ],
+    ids=["base-to-none", "none-to-merge", "base-to-decode"],
+)
+def test_mesh_configmap_change_is_a_full_push_with_the_new_mesh(
+    first: str, second: str, expected: tuple[bool, bool]
+) -> None:
+    """Applying the ``istio`` ConfigMap at runtime (``lateen apply``) re-pushes every proxy's
+    listeners built with the new mesh config."""
+    import asyncio
+    from pathlib import Path
+
+    from lateen.api import load_yaml
+    from lateen.config import MemoryStore
+    from lateen.model import PushRequest
+    from lateen.platform import ControlPlane
+    from lateen.testing.golden import load_xds_case, message_to_data
+    from lateen.xds import default_generators
+    from lateen.xds.names import LISTENER_TYPE
+
+    data = Path(__file__).parent.parent / "testdata" / "xds" / "01-bookinfo-sidecar.input.yaml"
+    case = load_xds_case(data.read_text())
+    store = MemoryStore()
+    store.apply(*case.objects, *load_yaml(MESH_CM.format(mode=first), "t").objects)
+    cp = ControlPlane(store)
+    queued: list[PushRequest] = []
+    pushed: list[tuple[object, PushRequest]] = []
+    cp.debouncer.enqueue = queued.append  # type: ignore[method-assign]
+    cp.server.push = lambda push, req: pushed.append((push, req))  # type: ignore[method-assign]
+    assert cp.build().mesh.path_normalization == first
+
+    store.apply(*load_yaml(MESH_CM.format(mode=second), "t").objects)
+    assert len(queued) == 1 and queued[0].full, queued
+    asyncio.run(cp._push(queued[0]))
+    push, request = pushed[-1]
+    assert request.full
+    listeners = default_generators()[LISTENER_TYPE].generate(case.proxy, push)  # type: ignore[arg-type]
+    inbound = next(r for r in listeners if r.name == "virtualInbound")
+    text = str(message_to_data(inbound.message))
+    assert f"'normalize_path': {expected[0]}" in text
+    assert ("'merge_slashes': True" in text) is expected[1]

@@ -235,7 +235,7 @@ def parse_object(
         from lateen.api.kube import validate_kube
 
         spec = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind", "metadata")}
-        validate_kube(info.kind, spec, ctx)
+        validate_kube(info.kind, spec, ctx, name=meta.name)
     if ctx.errors:
         return None, info, ctx.diagnostics
     obj = ConfigObject(info.group, info.kind, api_version, meta, spec, source)

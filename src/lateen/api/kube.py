@@ -14,7 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lateen.api._base import ValidationContext
 
-__all__ = ["validate_kube"]
+__all__ = ["PATH_NORMALIZATIONS", "validate_kube", "validate_mesh_config"]
+
+# MeshConfig ``pathNormalization.normalization`` (Istio's ``ProxyPathNormalization``):
+# DEFAULT means BASE
+PATH_NORMALIZATIONS = ("DEFAULT", "NONE", "BASE", "MERGE_SLASHES", "DECODE_AND_MERGE_SLASHES")
+_OUTBOUND_MODES = ("ALLOW_ANY", "REGISTRY_ONLY")
 
 
 class _Kube(BaseModel):
@@ -136,8 +141,47 @@ _MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def validate_kube(kind: str, body: dict[str, Any], ctx: ValidationContext) -> None:
-    """Check the body of a Kubernetes object of a kind Lateen interprets; others pass."""
+def validate_mesh_config(mesh: Any, ctx: ValidationContext, path: str = "data.mesh") -> None:
+    """The MeshConfig fields whose bad value would silently weaken the mesh (a path
+    normalization typo must not fall back to a weaker mode): errors at ``path: field``."""
+    if mesh is None:
+        return
+    if not isinstance(mesh, dict):
+        ctx.error(path, "mesh config must be a YAML mapping")
+        return
+    pn = mesh.get("pathNormalization")
+    if pn is not None:
+        if not isinstance(pn, dict):
+            ctx.error(f"{path}: pathNormalization", "must be a mapping")
+        else:
+            mode = pn.get("normalization", "DEFAULT")
+            if mode not in PATH_NORMALIZATIONS:
+                ctx.error(f"{path}: pathNormalization.normalization",
+                          f"unknown mode {mode!r} (one of {', '.join(PATH_NORMALIZATIONS)})")  # fmt: skip
+    otp = mesh.get("outboundTrafficPolicy")
+    if isinstance(otp, dict) and otp.get("mode", "ALLOW_ANY") not in _OUTBOUND_MODES:
+        ctx.error(f"{path}: outboundTrafficPolicy.mode",
+                  f"unknown mode {otp.get('mode')!r} (one of {', '.join(_OUTBOUND_MODES)})")  # fmt: skip
+
+
+def _validate_istio_configmap(body: dict[str, Any], ctx: ValidationContext) -> None:
+    import yaml
+
+    data = body.get("data") or {}
+    text = data.get("mesh") if isinstance(data, dict) else None
+    if not isinstance(text, str):
+        return
+    try:
+        mesh = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as e:
+        ctx.error("data.mesh", f"invalid YAML: {e}")
+        return
+    validate_mesh_config(mesh, ctx)
+
+
+def validate_kube(kind: str, body: dict[str, Any], ctx: ValidationContext, name: str = "") -> None:
+    """Check the body of a Kubernetes object of a kind Lateen interprets; others pass.
+    ConfigMap ``istio`` in the root namespace is the mesh config: its ``mesh`` is checked too."""
     from lateen.api._load import pydantic_diagnostics
 
     model = _MODELS.get(kind)
@@ -147,6 +191,8 @@ def validate_kube(kind: str, body: dict[str, Any], ctx: ValidationContext) -> No
         model.model_validate(body)
     except pydantic.ValidationError as e:
         ctx.diagnostics.extend(pydantic_diagnostics("", e))
+    if kind == "ConfigMap" and name == "istio" and ctx.namespace == ctx.root_namespace:
+        _validate_istio_configmap(body, ctx)
     if kind == "Service":
         spec = body.get("spec") or {}
         names = [p.get("name") for p in spec.get("ports") or [] if isinstance(p, dict)]

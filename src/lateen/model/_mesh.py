@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from lateen.api.kube import PATH_NORMALIZATIONS
+
 __all__ = [
     "MeshConfig",
     "OutboundTrafficPolicyMode",
@@ -32,6 +34,7 @@ class MeshConfig:
     access_log_encoding: str = "TEXT"  # TEXT | JSON
     access_log_format: str = ""
     enable_auto_mtls: bool = True
+    # NONE | BASE | MERGE_SLASHES | DECODE_AND_MERGE_SLASHES (Istio's DEFAULT is read as BASE)
     path_normalization: str = "BASE"
     connect_timeout: float = 10.0  # seconds
     dns_refresh_rate: float = 60.0  # seconds; how often DNS clusters re-resolve
@@ -57,6 +60,12 @@ class MeshConfig:
         except ValueError:
             raise ValueError(f"outboundTrafficPolicy.mode: unknown mode {mode!r}") from None
         pn = d.get("pathNormalization") or {}
+        normalization = str(pn.get("normalization", "BASE")) if isinstance(pn, Mapping) else "BASE"
+        if normalization not in PATH_NORMALIZATIONS:
+            raise ValueError(
+                f"pathNormalization.normalization: unknown mode {normalization!r} "
+                f"(one of {', '.join(PATH_NORMALIZATIONS)})"
+            )
         timeout = d.get("connectTimeout", "10s")
         refresh = d.get("dnsRefreshRate", "60s")
         from lateen.api import parse_duration
@@ -72,9 +81,7 @@ class MeshConfig:
             access_log_encoding=str(d.get("accessLogEncoding") or "TEXT"),
             access_log_format=str(d.get("accessLogFormat") or ""),
             enable_auto_mtls=bool(d.get("enableAutoMtls", True)),
-            path_normalization=str(pn.get("normalization", "BASE"))
-            if isinstance(pn, Mapping)
-            else "BASE",
+            path_normalization="BASE" if normalization == "DEFAULT" else normalization,
             connect_timeout=parse_duration(str(timeout))
             if isinstance(timeout, str)
             else float(timeout),

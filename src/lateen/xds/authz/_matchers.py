@@ -67,21 +67,30 @@ def header_matcher(name: str, value: str) -> rc.HeaderMatcher:
     return rc.HeaderMatcher(name=name, string_match=string_matcher(value))
 
 
-def host_matcher(value: str) -> rc.HeaderMatcher:
+def host_matcher(value: str, *, any_element: bool = False) -> rc.HeaderMatcher:
     """``:authority`` against a ``hosts`` value: case-insensitive, and ``host`` also matches
-    ``host:port``."""
+    ``host:port`` and the fully qualified ``host.`` (its root dot: the same name).
+
+    Envoy joins duplicate ``Host`` headers into one ``a,b`` value. Where a match refuses the
+    request (DENY ``hosts``, ALLOW ``notHosts``: ``any_element``), the value matches when any
+    element of such a list does; elsewhere the whole value must match, so a list never
+    matches (both fail closed)."""
     name = ":authority"
     if value == "*":
         return rc.HeaderMatcher(name=name, present_match=True)
     if value.endswith("*") and not value.startswith("*"):
+        if any_element:
+            expr = f"(?i)(.*,\\s*)?{re2_escape(value[:-1])}.*"
+            return rc.HeaderMatcher(name=name, string_match=regex(expr))
         return rc.HeaderMatcher(
             name=name, string_match=string_pb2.StringMatcher(prefix=value[:-1], ignore_case=True)
         )
-    head = ".*" if value.startswith("*") else ""
-    body = value[1:] if value.startswith("*") else value
-    return rc.HeaderMatcher(
-        name=name, string_match=regex(f"(?i){head}{re2_escape(body)}(:[0-9]+)?")
-    )
+    suffix_form = value.startswith("*")  # "*.example.com": any name in the list element
+    body = re2_escape((value[1:] if suffix_form else value).removesuffix("."))
+    one = ("[^,]*" if suffix_form else "") + body + "\\.?(:[0-9]+)?"
+    if any_element:
+        return rc.HeaderMatcher(name=name, string_match=regex(f"(?i)(.*,\\s*)?{one}(\\s*,.*)?"))
+    return rc.HeaderMatcher(name=name, string_match=regex(f"(?i){one}"))
 
 
 def cidr_range(value: str) -> address_pb2.CidrRange:

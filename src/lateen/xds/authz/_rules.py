@@ -12,6 +12,7 @@ that value is dropped, so the rule matches more (fail closed), as Istio does."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -46,6 +47,7 @@ class RuleContext:
     policy_namespace: str
     for_tcp: bool
     allow: bool  # ALLOW action: an HTTP-only attribute on TCP drops the whole rule
+    negated: bool = False  # building a ``not*`` value (its match is inverted)
 
 
 # ---------------------------------------------------------------------------- principals
@@ -206,7 +208,9 @@ def _permission(key: str, value: str, ctx: RuleContext) -> Permission:
     if ctx.for_tcp:
         raise HttpOnly(key)
     if key == "hosts":
-        return Permission(header=host_matcher(value))
+        # a match that refuses the request (DENY hosts, ALLOW notHosts) also catches a
+        # duplicate-Host list with the value in it
+        return Permission(header=host_matcher(value, any_element=ctx.allow == ctx.negated))
     if key == "methods":
         return Permission(header=header_matcher(":method", value))
     if key == "paths":
@@ -279,7 +283,7 @@ def _permission_set(attrs: Sequence[_Attr], ctx: RuleContext) -> Permission:
         pos = _matches(key, values, _permission, ctx)
         if pos:
             parts.append(any_of(pos))
-        neg = _matches(key, not_values, _permission, ctx)
+        neg = _matches(key, not_values, _permission, dataclasses.replace(ctx, negated=True))
         if neg:
             parts.append(Permission(not_rule=any_of(neg)))
     if not parts:

@@ -129,17 +129,24 @@ def configure_route_source(hcm: hcm_pb2.HttpConnectionManager, ctx: HcmContext) 
 
 
 def configure_path_normalization(hcm: hcm_pb2.HttpConnectionManager, ctx: HcmContext) -> None:
-    """Mesh ``pathNormalization`` on inbound and gateway traffic (BASE: RFC 3986 + ``\\``)."""
-    if ctx.direction is Direction.OUTBOUND:
-        return
+    """Mesh ``pathNormalization`` on every HTTP connection manager (sidecar outbound, inbound
+    and gateway), as Istio sets it: the same normalized path is matched by routes, checked by
+    the HTTP filters (RBAC, jwt_authn) and forwarded upstream.
+
+    NONE: ``normalize_path: false``; BASE (and DEFAULT): ``normalize_path`` (RFC 3986 dot
+    segments, ``\\`` -> ``/``, percent-encoded unreserved characters decoded);
+    MERGE_SLASHES: also ``merge_slashes``; DECODE_AND_MERGE_SLASHES: also
+    ``UNESCAPE_AND_FORWARD`` for ``%2F``/``%5C``. Every other mode keeps escaped slashes
+    unchanged (``KEEP_UNCHANGED``, set explicitly so Envoy's runtime default cannot change it).
+    """
     mode = ctx.push.mesh.path_normalization
-    if mode == "NONE":
-        return
-    hcm.normalize_path.CopyFrom(wrappers_pb2.BoolValue(value=True))
+    actions = hcm_pb2.HttpConnectionManager
+    hcm.path_with_escaped_slashes_action = actions.KEEP_UNCHANGED
+    hcm.normalize_path.CopyFrom(wrappers_pb2.BoolValue(value=mode != "NONE"))
     if mode in ("MERGE_SLASHES", "DECODE_AND_MERGE_SLASHES"):
         hcm.merge_slashes = True
     if mode == "DECODE_AND_MERGE_SLASHES":
-        hcm.path_with_escaped_slashes_action = hcm_pb2.HttpConnectionManager.UNESCAPE_AND_FORWARD
+        hcm.path_with_escaped_slashes_action = actions.UNESCAPE_AND_FORWARD
 
 
 def configure_default_http_filters(hcm: hcm_pb2.HttpConnectionManager, ctx: HcmContext) -> None:
