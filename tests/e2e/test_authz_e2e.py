@@ -128,6 +128,21 @@ def until(what: str, check: Any, timeout: float = 60) -> Any:
     return wait_for(lambda: check() or None, timeout=timeout, interval=1.0, what=what)
 
 
+def until_steady(what: str, check: Any, times: int = 10, timeout: float = 90) -> Any:
+    """``check`` true ``times`` calls in a row. After a listener update Envoy drains the old
+    filter chains: a connection a client pooled before the update is served once more by
+    the old chain (then closed, ``--drain-strategy immediate``), as in Istio. A denial is
+    only settled once no pooled connection is left to slip one request through."""
+    streak: list[Any] = []
+
+    def steady() -> Any:
+        r = check()
+        streak[:] = [*streak, r] if r else []
+        return streak[-1] if len(streak) >= times else None
+
+    return wait_for(steady, timeout=timeout, interval=0.2, what=what)
+
+
 # ---------------------------------------------------------------------------- HTTP (Bookinfo)
 
 
@@ -147,7 +162,7 @@ def test_bookinfo_http_authorization_task(mesh: Mesh) -> None:
                 action="ALLOW", rules=[{"to": [{"operation": {"methods": ["GET"]}}]}])  # fmt: skip
         # every sidecar applies allow-nothing on its own push: wait until details and
         # reviews both refuse productpage (a proxy that lags is not a pass)
-        code, body = until(
+        code, body = until_steady(
             "productpage allowed, details and reviews denied",
             lambda: (r := _page(mesh))[0] == 200
             and "Error fetching product details!" in r[1]
@@ -269,8 +284,9 @@ def test_custom_ext_authz(mesh: Mesh) -> None:
                 provider={"name": "sample-ext-authz-http"},
                 rules=[{"to": [{"operation": {"paths": ["/headers"]}}]}])  # fmt: skip
         denied_body = "denied by ext_authz for not found header `x-ext-authz: allow` in the request"
-        until("the ext-authz check denies /headers without the header",
-              lambda: calls(mesh, http("http://httpbin:8000/headers", headers={"x-ext-authz": "deny"}))[0] == [403, denied_body])  # fmt: skip
+        until_steady("the ext-authz check denies /headers without the header",
+                     lambda: calls(mesh, http("http://httpbin:8000/headers", headers={"x-ext-authz": "deny"}))[0] == [403, denied_body],
+                     times=4)  # fmt: skip
         allowed, missing, unchecked = calls(
             mesh, headers, http("http://httpbin:8000/headers"), http("http://httpbin:8000/ip")
         )
