@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import shutil
 import socket
@@ -24,11 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from lateen.testing.certs import issue, write_pem
 from lateen.testing.localmesh import ROOT, Mesh, mesh_up
 from lateen.testing.procs import free_port, wait_for
 
@@ -51,60 +47,17 @@ while True:
 """
 
 
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _issue(
-    subject: str,
-    sans: list[str],
-    issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None,
-    *,
-    ca: bool = False,
-    client: bool = False,
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    b = (
-        x509.CertificateBuilder()
-        .subject_name(_name(subject))
-        .issuer_name(issuer[0].subject if issuer else _name(subject))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if sans:
-        b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(s) for s in sans]), False)
-    if not ca:
-        usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
-        b = b.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-    return b.sign(issuer[1] if issuer else key, hashes.SHA256()), key
-
-
-def _write(d: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
-    (d / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (d / f"{name}-key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-
-
 def _certs(d: Path) -> None:
     """ca (server CA), client-ca, httpbin (httpbin.example.com + httpbin-mtls), intruder (the
     later Gateway's certificate for the same host), tls-echo (the app's own), client."""
-    ca = _issue("Lateen test CA", [], None, ca=True)
-    client_ca = _issue("Lateen test client CA", [], None, ca=True)
+    ca = issue("Lateen test CA", [], None, ca=True)
+    client_ca = issue("Lateen test client CA", [], None, ca=True)
     for name, c in (("ca", ca), ("client-ca", client_ca)):
-        _write(d, name, *c)
-    _write(d, "httpbin", *_issue("httpbin", ["httpbin.example.com", "httpbin-mtls.example.com"], ca))
-    _write(d, "intruder", *_issue("intruder", ["httpbin.example.com", "intruder.example.com"], ca))
-    _write(d, "tls-echo", *_issue("tls-echo", ["tls-echo.example.com"], ca))
-    _write(d, "client", *_issue("client.example.com", ["client.example.com"], client_ca, client=True))
+        write_pem(d, name, c)
+    write_pem(d, "httpbin", issue("httpbin", ["httpbin.example.com", "httpbin-mtls.example.com"], ca))
+    write_pem(d, "intruder", issue("intruder", ["httpbin.example.com", "intruder.example.com"], ca))
+    write_pem(d, "tls-echo", issue("tls-echo", ["tls-echo.example.com"], ca))
+    write_pem(d, "client", issue("client.example.com", ["client.example.com"], client_ca, client=True))
     # the gateway's Envoy (uid 1337) and the app (uid 1000) read them
     d.chmod(0o755)
     for f in d.iterdir():

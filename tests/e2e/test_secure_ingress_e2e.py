@@ -18,7 +18,6 @@ plane over SDS (ADS) to the ingress gateway of their namespace.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import http.client
 import json
 import os
@@ -31,11 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from lateen.testing.certs import Issued, issue, write_pem
 from lateen.testing.localmesh import ROOT, Mesh, mesh_up
 from lateen.testing.procs import free_port, wait_for
 
@@ -45,53 +41,21 @@ GATEWAY_NS = "istio-system"
 GATEWAY_SPIFFE = "spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"
 FORGED = "By=spiffe://cluster.local/ns/default/sa/forged;URI=spiffe://cluster.local/ns/default/sa/admin"
 
-Issued = tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
-
-
-def _issue(cn: str, sans: list[str], issuer: Issued | None, *, ca: bool = False,
-           client: bool = False) -> Issued:  # fmt: skip
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = datetime.datetime.now(datetime.UTC)
-    b = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer[0].subject if issuer else name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if sans:
-        b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(s) for s in sans]), False)
-    if not ca:
-        usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
-        b = b.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-    return b.sign(issuer[1] if issuer else key, hashes.SHA256()), key
-
-
 def _write(d: Path, name: str, issued: Issued) -> None:
-    cert, key = issued
-    (d / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (d / f"{name}-key.pem").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                          serialization.NoEncryption())
-    )  # fmt: skip
-    for f in (d / f"{name}.pem", d / f"{name}-key.pem"):
+    for f in write_pem(d, name, issued):
         f.chmod(stat.S_IRUSR | stat.S_IWUSR)  # only `lateen create` reads them
 
 
 def _certs(d: Path) -> None:
-    ca = _issue("Lateen test CA", [], None, ca=True)
-    client_ca = _issue("Lateen test client CA", [], None, ca=True)
+    ca = issue("Lateen test CA", [], None, ca=True)
+    client_ca = issue("Lateen test client CA", [], None, ca=True)
     _write(d, "ca", ca)
     _write(d, "client-ca", client_ca)
-    _write(d, "httpbin", _issue("httpbin", ["httpbin.example.com"], ca))
-    _write(d, "httpbin-rotated", _issue("httpbin-rotated", ["httpbin.example.com", "rotated.example.com"], ca))
-    _write(d, "mtls", _issue("mtls", ["httpbin-mtls.example.com"], ca))
-    _write(d, "foreign", _issue("foreign", ["foreign.example.com"], ca))
-    _write(d, "client", _issue("client.example.com", ["client.example.com"], client_ca, client=True))
+    _write(d, "httpbin", issue("httpbin", ["httpbin.example.com"], ca))
+    _write(d, "httpbin-rotated", issue("httpbin-rotated", ["httpbin.example.com", "rotated.example.com"], ca))
+    _write(d, "mtls", issue("mtls", ["httpbin-mtls.example.com"], ca))
+    _write(d, "foreign", issue("foreign", ["foreign.example.com"], ca))
+    _write(d, "client", issue("client.example.com", ["client.example.com"], client_ca, client=True))
 
 
 def _server(name: str, host: str, mode: str, credential: str) -> dict[str, Any]:
