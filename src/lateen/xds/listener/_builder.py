@@ -177,7 +177,10 @@ def _outbound_l4_chains(
 
 
 def _needs_tls_inspector(chains: Sequence[lc.FilterChain]) -> bool:
-    return any(c.filter_chain_match.server_names for c in chains)
+    """A chain matches on SNI or terminates TLS: the listener needs the TLS inspector."""
+    return any(
+        c.filter_chain_match.server_names or c.HasField("transport_socket") for c in chains
+    )
 
 
 def _outbound_listener(

@@ -45,6 +45,7 @@ from lateen.xds._util import pack, socket_address
 from lateen.xds.listener._builder import (
     _hcm_filter,
     _l4_chain,
+    _needs_tls_inspector,
     authz_tcp_filters,
 )
 from lateen.xds.listener._hcm import (
@@ -282,10 +283,7 @@ def _gateway_listener(
         )
     if not lis.filter_chains:
         return None
-    if any(
-        c.filter_chain_match.server_names or c.HasField("transport_socket")
-        for c in lis.filter_chains
-    ):
+    if _needs_tls_inspector(lis.filter_chains):
         lis.listener_filters.append(tls_inspector())
     return lis
 
